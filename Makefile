@@ -1,0 +1,35 @@
+# The two commands of README: `make demo` and `make test`. Both install any
+# missing Debian packages first, then configure and build with CMake presets.
+JOBS ?= $(shell nproc)
+BIN := build/release/bin
+
+.PHONY: deps build demo test test-asan fuzz bench format clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+
+demo: build
+	@scripts/demo.sh $(BIN)/edgeformer
+
+test: build
+	@ctest --preset release
+
+test-asan: deps
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+	@ctest --preset asan
+
+fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	@scripts/run-fuzzers.sh build/fuzz/bin 20
+
+format:
+	@clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf build

@@ -1,0 +1,62 @@
+// Loading a llama-family model from a GGUF file.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "edgeformer/error.h"
+
+namespace ef {
+namespace gguf {
+class File;
+}
+class Tokenizer;
+struct ModelConfig;
+struct LlamaWeights;
+
+// Hyper-parameters of a llama-architecture model, read from GGUF keys
+// `llama.*`. validate() runs range and cross-field checks before anything is
+// allocated.
+struct ModelConfig {
+  std::string architecture = "llama";
+  int64_t n_vocab = 0;
+  int64_t n_ctx_train = 0;   // llama.context_length
+  int64_t n_embd = 0;        // llama.embedding_length
+  int64_t n_layer = 0;       // llama.block_count
+  int64_t n_ff = 0;          // llama.feed_forward_length
+  int64_t n_head = 0;        // llama.attention.head_count
+  int64_t n_head_kv = 0;     // llama.attention.head_count_kv (default n_head)
+  int64_t head_dim = 0;      // n_embd / n_head (or llama.attention.key_length)
+  int64_t n_rot = 0;         // llama.rope.dimension_count (default head_dim)
+  float rms_eps = 1e-5f;     // llama.attention.layer_norm_rms_epsilon
+  float rope_freq_base = 10000.0f;  // llama.rope.freq_base
+  bool tied_output = false;  // no output.weight: reuse token_embd
+
+  Status validate() const;
+  static Result<ModelConfig> from_gguf(const gguf::File& file);
+};
+
+class Model {
+ public:
+  // Maps the file, validates config and every tensor's presence/shape/type.
+  static Result<std::unique_ptr<Model>> load(const std::string& path);
+  ~Model();
+
+  const ModelConfig& config() const { return config_; }
+  const gguf::File& file() const { return *file_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const LlamaWeights& weights() const { return *weights_; }
+  uint64_t weight_bytes() const;   // bytes of all tensors
+  uint64_t n_params() const;       // elements of all tensors
+  std::string type_summary() const;  // e.g. "Q8_0" (the dominant weight type)
+
+ private:
+  Model() = default;
+  ModelConfig config_;
+  std::unique_ptr<gguf::File> file_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<LlamaWeights> weights_;
+};
+
+}  // namespace ef

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages EdgeFormer needs to build, test and fuzz, but
+# only the ones that are missing (so it is fast and offline-safe when all are
+# present). Needs root or sudo only when something is missing.
+set -euo pipefail
+
+packages=(g++ cmake ninja-build make libgtest-dev libbenchmark-dev libcli11-dev
+          nlohmann-json3-dev clang libclang-rt-14-dev)
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq || true
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,78 @@
+// Kernel dispatch. No model knowledge here: only dtypes, rows and vectors.
+//
+// For each weight dtype the table holds the functions of the matrix product
+//   Y[t][r] = dot(W[r], X[t])   (W: n_rows x k in `type`, X: n_tokens x k)
+// in ggml's style: activations are first converted to the weight type's
+// `vec_dot_type` (F32->F32, F16->F16, BF16->BF16, Q8_0->Q8_0, Q4_0->Q8_0),
+// exactly as ggml does, so results match llama.cpp's.
+//
+// ref/ holds the scalar oracles; x86/ and arm/ hold per-ISA versions. The
+// table is filled once at start-up from the best ISA the CPU supports (or
+// EDGEFORMER_ISA=scalar|avx2|avx512|...); a faster kernel is added by adding
+// a file and one line in dispatch.cpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/tensor.h"
+#include "edgeformer/error.h"
+
+namespace ef {
+class ThreadPool;
+}
+
+namespace ef::kernels {
+
+// Converts n floats (n multiple of the block size) into `type`'s layout.
+using FromFloatFn = void (*)(const float* x, void* y, int64_t n);
+// Converts n elements of `type` back to float.
+using ToFloatFn = void (*)(const void* x, float* y, int64_t n);
+// Dot product of one weight row (type) with one activation row (vec_dot_type).
+using VecDotFn = float (*)(int64_t k, const void* w_row, const void* x_row);
+// Block of the product: for r in [row_begin,row_end), t in [0,n_tokens):
+//   y[t*ldy + r] = dot(w + r*w_row_bytes, x + t*x_row_bytes)
+using GemmFn = void (*)(int64_t k, const void* w, size_t w_row_bytes, int64_t row_begin,
+                        int64_t row_end, const void* x, size_t x_row_bytes, int64_t n_tokens,
+                        float* y, int64_t ldy);
+
+struct TypeKernels {
+  DType vec_dot_type = DType::F32;
+  FromFloatFn from_float = nullptr;  // float -> this type (quantize)
+  ToFloatFn to_float = nullptr;      // this type -> float (dequantize)
+  VecDotFn vec_dot = nullptr;        // this type . vec_dot_type
+  GemmFn gemm = nullptr;             // may be null: generic loop over vec_dot
+};
+
+enum class Isa { scalar, avx2, avx512, avx512_vnni, amx, neon };
+const char* isa_name(Isa isa);
+
+struct KernelTable {
+  Isa isa = Isa::scalar;
+  TypeKernels f32, f16, bf16, q8_0, q4_0;
+  const TypeKernels& for_type(DType type) const;
+};
+
+// The active table (chosen on first use; thread-safe).
+const KernelTable& active();
+// The table for a given ISA, or an error if this CPU/build lacks it.
+Result<const KernelTable*> table_for(Isa isa);
+// ISAs this build has and this CPU supports, best last. scalar is always there.
+std::vector<Isa> available_isas();
+// Forces the active table (tests, --isa, EDGEFORMER_ISA).
+Status select_isa(Isa isa);
+Result<Isa> parse_isa(const std::string& name);
+
+// Y (n_tokens x n_rows, row stride ldy floats) = X (n_tokens x k floats) * W^T.
+// W is a 2-D tensor, ne = {k, n_rows}. `scratch` receives X converted to the
+// vec_dot type (resized as needed). Rows are split across the pool's threads;
+// each output element is computed by one thread in a fixed order, so results
+// do not depend on the thread count.
+void matmul(const Tensor& w, const float* x, int64_t n_tokens, float* y, int64_t ldy,
+            std::vector<uint8_t>& scratch, ThreadPool& pool,
+            const KernelTable& table = active());
+
+}  // namespace ef::kernels

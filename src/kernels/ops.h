@@ -1,0 +1,29 @@
+// Element-wise and row ops of the llama family (scalar, auto-vectorised by
+// the compiler). Each forward op has its backward twin in src/train (same
+// argument order, llm.c style).
+#pragma once
+
+#include <cstdint>
+
+namespace ef::ops {
+
+// out[i] = x[i] / sqrt(mean(x^2) + eps) * weight[i], for one row of n.
+void rmsnorm(float* out, const float* x, const float* weight, int64_t n, float eps);
+
+// Rotates pairs (x[2i], x[2i+1]) of each of n_heads heads of head_dim floats
+// by angle pos * freq_base^(-2i/n_rot) for 2i < n_rot (ggml's NORM mode, used
+// by the llama architecture). Angles computed as ggml does (theta *= scale
+// in float) so results match llama.cpp.
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos,
+          float freq_base);
+
+// In-place, numerically stable softmax over n floats (max subtracted first).
+void softmax(float* x, int64_t n);
+
+// out[i] = silu(gate[i]) * up[i].
+void swiglu(float* out, const float* gate, const float* up, int64_t n);
+
+// y[i] += x[i].
+void add(float* y, const float* x, int64_t n);
+
+}  // namespace ef::ops

@@ -1,0 +1,6 @@
+#include <cstdio>
+
+int main() {
+  std::puts("edgeformer: under construction");
+  return 0;
+}
