@@ -43,6 +43,20 @@ int run(int argc, char** argv) {
   ef::cli::add_init_model_command(app, commands);
   ef::cli::add_tokenize_command(app, commands);
 
+  // CLI11 reports a mistyped command as "A subcommand is required"; name it.
+  if (argc >= 2 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const auto& c : commands) {
+      known = known || c.app->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + c.app->get_name();
+    }
+    if (!known) {
+      return report("unknown command '" + std::string(argv[1]) + "'; hint: commands are " + names,
+                    ef::cli::kExitUsage);
+    }
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
