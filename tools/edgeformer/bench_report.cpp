@@ -65,8 +65,9 @@ std::string markdown_header() {
   for (const auto& c : kColumns) out += strprintf(" %*s |", c.width, c.name);
   out += "\n|";
   for (const auto& c : kColumns) {
-    out += " " + std::string(static_cast<size_t>(std::abs(c.width) - 1), '-') +
-           (c.width > 0 ? ":" : "-") + " |";
+    out += ' ';
+    out.append(static_cast<size_t>(std::abs(c.width) - 1), '-');
+    out += c.width > 0 ? ": |" : "- |";
   }
   return out + "\n";
 }

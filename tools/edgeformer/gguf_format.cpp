@@ -46,6 +46,16 @@ std::string array_element(const gguf::Value& v, uint64_t i) {
   }
 }
 
+// "\"text\"" built by appending (GCC 12 warns falsely on "lit" + string&&).
+std::string quoted(const std::string& text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out += '"';
+  out += text;
+  out += '"';
+  return out;
+}
+
 }  // namespace
 
 std::string printable(std::string_view text, size_t max_chars) {
@@ -84,7 +94,7 @@ std::string format_value(const gguf::Value& v, size_t max_items) {
     case VT::i8: case VT::i16: case VT::i32: case VT::i64: return std::to_string(v.i);
     case VT::f32: case VT::f64: return strprintf("%g", v.f);
     case VT::boolean: return v.u ? "true" : "false";
-    case VT::string: return "\"" + printable(v.str) + "\"";
+    case VT::string: return quoted(printable(v.str));
     case VT::array: break;
   }
   std::string out = strprintf("[%s x %llu]", gguf::value_type_name(v.array_type),
@@ -93,7 +103,7 @@ std::string format_value(const gguf::Value& v, size_t max_items) {
   for (uint64_t i = 0; i < n; ++i) {
     out += i == 0 ? " " : ", ";
     if (v.array_type == VT::string) {
-      out += i < v.array_strings.size() ? "\"" + printable(v.array_strings[i], 24) + "\"" : "?";
+      out += i < v.array_strings.size() ? quoted(printable(v.array_strings[i], 24)) : "?";
     } else {
       out += array_element(v, i);
     }
