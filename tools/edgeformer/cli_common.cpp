@@ -45,6 +45,11 @@ std::string format_params(uint64_t n) {
   return strprintf("%.2f B", static_cast<double>(n) / 1e9);
 }
 
+std::string format_seconds(double seconds) {
+  if (seconds < 1.0) return strprintf("%.2f ms", seconds * 1e3);
+  return strprintf("%.3f s", seconds);
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }

@@ -53,6 +53,8 @@ std::string format_params(uint64_t n);
 // printf into a std::string.
 std::string strprintf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// "12.34 ms" below a second, "3.210 s" above.
+std::string format_seconds(double seconds);
 // Seconds since `start` on the steady clock.
 double seconds_since(std::chrono::steady_clock::time_point start);
 

@@ -83,8 +83,10 @@ std::string now_rfc3339() {
 // llama.cpp's model description: "<arch> <size> <file type>".
 std::string model_description(const Model& model) {
   const uint64_t n = model.n_params();
-  std::string size = n >= 1000000000ull ? strprintf("%.1fB", static_cast<double>(n) / 1e9)
-                                        : strprintf("%.0fM", static_cast<double>(n) / 1e6);
+  const double d = static_cast<double>(n);
+  std::string size = n >= 1000000000ull ? strprintf("%.1fB", d / 1e9)
+                     : n >= 10000000ull ? strprintf("%.0fM", d / 1e6)
+                                        : strprintf("%.2fM", d / 1e6);
   auto ftype = model.file().get_int_or("general.file_type", -1);
   std::string type = ftype.ok() && *ftype >= 0 ? llama_ftype_name(static_cast<uint32_t>(*ftype))
                                                : model.type_summary();

@@ -65,12 +65,11 @@ Status run_generate(const GenerateOptions& o) {
                        "-p", "shorten the prompt or raise --ctx");
   }
 
-  // Echo the prompt as the detokenizer sees it, so the completion's first
-  // token keeps its leading space.
+  // Echo the prompt verbatim. The detokenizer still sees the prompt tokens
+  // (output dropped) so the completion's first token keeps its leading space.
   StreamingDetokenizer detok(tok);
-  std::string echoed;
-  for (int32_t id : prompt) echoed += detok.push(id);
-  if (!o.no_display_prompt) write_out(echoed);
+  for (int32_t id : prompt) (void)detok.push(id);
+  if (!o.no_display_prompt) write_out(o.prompt);
 
   SamplerOptions sopts = o.sampling;
   sopts.penalty_last_n = static_cast<int32_t>(o.repeat_last_n);
@@ -107,10 +106,11 @@ Status run_generate(const GenerateOptions& o) {
 
   const MemoryStats mem = memory_stats();
   auto rate = [](double n, double s) { return s > 0 ? n / s : 0.0; };
-  std::fprintf(stderr, "\nprompt:    %zu tokens in %.3f s (%.2f tokens/s)\n", prompt.size(),
-               prompt_seconds, rate(static_cast<double>(prompt.size()), prompt_seconds));
-  std::fprintf(stderr, "generated: %lld tokens in %.3f s (%.2f tokens/s), stopped by %s\n",
-               static_cast<long long>(n_generated), gen_seconds,
+  std::fprintf(stderr, "\nprompt:    %zu tokens in %s (%.2f tokens/s)\n", prompt.size(),
+               format_seconds(prompt_seconds).c_str(),
+               rate(static_cast<double>(prompt.size()), prompt_seconds));
+  std::fprintf(stderr, "generated: %lld tokens in %s (%.2f tokens/s), stopped by %s\n",
+               static_cast<long long>(n_generated), format_seconds(gen_seconds).c_str(),
                rate(static_cast<double>(n_generated), gen_seconds), stop_reason);
   std::fprintf(stderr, "memory:    peak %s = buffers %s + mapped %s; process peak RSS (VmHWM) %s\n",
                format_bytes(mem.peak_bytes + mem.mapped_bytes).c_str(),

@@ -72,7 +72,7 @@ void print_metadata(const gguf::File& file, bool all) {
   for (const auto& kv : file.metadata()) {
     std::printf("  %-*s  %-8s  %s\n", static_cast<int>(key_width), kv.key.c_str(),
                 format_value_type(kv.value).c_str(),
-                format_value(kv.value, all ? 16 : 3).c_str());
+                gguf::format_value(kv.value, all ? 16 : 4).c_str());
   }
 }
 

@@ -1,5 +1,5 @@
-// Human-readable rendering of GGUF metadata values and tensor shapes, used by
-// `info` (and anything else that shows a file's contents).
+// Human-readable rendering of GGUF metadata types and tensor shapes, used by
+// `info` (values themselves: gguf::format_value).
 #pragma once
 
 #include <cstdint>
@@ -12,10 +12,6 @@ namespace ef::cli {
 
 // A string shown on one line: control bytes escaped, cut to max_chars.
 std::string printable(std::string_view text, size_t max_chars = 60);
-
-// One-line rendering of a metadata value; arrays are summarised as
-// "[type x count] first, second, third, ..." (max_items shown).
-std::string format_value(const gguf::Value& value, size_t max_items = 3);
 
 // The value's type, e.g. "u32", "string", "[f32]".
 std::string format_value_type(const gguf::Value& value);
