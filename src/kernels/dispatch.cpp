@@ -25,7 +25,10 @@ struct IsaEntry {
 
 constexpr IsaEntry kIsas[] = {
     {Isa::scalar, [](const CpuFeatures&) { return true; }, ref::fill_scalar_table},
-// x86 tables: see milestone 2
+#if defined(EF_HAVE_X86)
+    {Isa::avx2, [](const CpuFeatures& f) { return f.avx2 && f.fma && f.f16c; },
+     x86::fill_avx2_table},
+#endif
 };
 constexpr size_t kNumIsas = sizeof(kIsas) / sizeof(kIsas[0]);
 
