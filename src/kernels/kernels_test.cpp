@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -86,6 +87,14 @@ TEST(KernelsDispatch, ScalarAlwaysAvailableAndTablesComplete) {
   ASSERT_FALSE(isas.empty());
   EXPECT_EQ(isas.front(), Isa::scalar);
   EXPECT_EQ(best_isa(), isas.back());
+  std::string names;
+  for (Isa isa : isas) {
+    names += std::string(isa_name(isa)) + " ";
+    auto t = table_for(isa);
+    ASSERT_TRUE(t.ok());
+    EXPECT_EQ((*t)->isa, isa) << "table filled under the wrong ISA label";
+  }
+  std::printf("available ISAs: %s\n", names.c_str());
   for (const KernelTable* t : tables()) {
     for (DType type : kTypes) {
       const TypeKernels& k = t->for_type(type);
