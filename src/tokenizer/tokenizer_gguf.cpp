@@ -13,7 +13,7 @@ namespace {
 // Re-labels a reader error as a metadata format error that names `key`.
 Error key_error(const Error& e, std::string_view key) {
   return make_error(Errc::format, e.what, e.where.empty() ? std::string(key) : e.where,
-                    e.hint.empty() ? "the tokenizer metadata has the wrong type" : e.hint);
+                    e.hint.empty() ? "fix the tokenizer metadata (tokenizer.ggml.*)" : e.hint);
 }
 
 template <class T>
@@ -34,7 +34,7 @@ Status read_optional_bool(const gguf::File& f, const char* key, std::optional<bo
   return Status::success();
 }
 
-// tokenizer.ggml.scores may be stored as f32 (usual) or i32 (llama.cpp accepts both).
+// tokenizer.ggml.scores is normally f32; llama.cpp also accepts i32.
 Status read_scores(const gguf::File& f, std::vector<float>& out) {
   constexpr const char* key = "tokenizer.ggml.scores";
   const gguf::KeyValue* kv = f.find(key);
@@ -43,10 +43,6 @@ Status read_scores(const gguf::File& f, std::vector<float>& out) {
     EF_ASSIGN_OR_RETURN(std::vector<int32_t> ints, keyed(f.get_i32_array(key), key));
     out.assign(ints.begin(), ints.end());
     return Status::success();
-  }
-  if (kv->value.type != gguf::ValueType::array || kv->value.array_type != gguf::ValueType::f32) {
-    return make_error(Errc::format, "expected an array of f32", key,
-                      "tokenizer.ggml.scores must hold one f32 score per token");
   }
   EF_ASSIGN_OR_RETURN(out, keyed(f.get_f32_array(key), key));
   return Status::success();
