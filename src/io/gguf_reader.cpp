@@ -344,14 +344,19 @@ Status File::parse() {
     }
     t.type = tr->type;
     const auto row = row_size_bytes(t.type, static_cast<uint64_t>(t.ne[0]));
-    if (!row) {
+    if (t.ne[0] % tr->block_size != 0) {
       return c.error(ne_field + "[0] = " + std::to_string(t.ne[0]) +
                          " is not a multiple of the " + tr->name + " block size " +
                          std::to_string(tr->block_size),
                      ne_field, ne_at);
     }
-    const auto size = checked_mul(*row, n_elements / static_cast<uint64_t>(t.ne[0]));
-    if (!size) return c.error(ne_field + ": byte size overflows", ne_field, ne_at);
+    const auto size =
+        row ? checked_mul(*row, n_elements / static_cast<uint64_t>(t.ne[0])) : std::nullopt;
+    if (!size) {
+      return c.error(ne_field + ": byte size of " + std::to_string(n_elements) + " " + tr->name +
+                         " elements overflows",
+                     ne_field, ne_at);
+    }
     t.size_bytes = *size;
 
     offset_field_at.push_back(c.pos());

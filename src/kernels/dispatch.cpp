@@ -25,7 +25,18 @@ struct IsaEntry {
 
 constexpr IsaEntry kIsas[] = {
     {Isa::scalar, [](const CpuFeatures&) { return true; }, ref::fill_scalar_table},
-// x86 tables: see milestone 2
+#if defined(EF_HAVE_X86)
+    {Isa::avx2, [](const CpuFeatures& f) { return f.avx2 && f.fma && f.f16c; },
+     x86::fill_avx2_table},
+    // The avx512 files are compiled with VNNI and BF16 enabled, so the CPU
+    // must have all of them (Cooper Lake, Sapphire Rapids, Zen 4 and later).
+    {Isa::avx512,
+     [](const CpuFeatures& f) {
+       return f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl &&
+              f.avx512dq && f.avx512_vnni && f.avx512_bf16;
+     },
+     x86::fill_avx512_table},
+#endif
 };
 constexpr size_t kNumIsas = sizeof(kIsas) / sizeof(kIsas[0]);
 

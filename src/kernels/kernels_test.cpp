@@ -13,7 +13,9 @@
 //  - Activation quantization (q8_0 from_float) must be byte-identical.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -85,6 +87,14 @@ TEST(KernelsDispatch, ScalarAlwaysAvailableAndTablesComplete) {
   ASSERT_FALSE(isas.empty());
   EXPECT_EQ(isas.front(), Isa::scalar);
   EXPECT_EQ(best_isa(), isas.back());
+  std::string names;
+  for (Isa isa : isas) {
+    names += std::string(isa_name(isa)) + " ";
+    auto t = table_for(isa);
+    ASSERT_TRUE(t.ok());
+    EXPECT_EQ((*t)->isa, isa) << "table filled under the wrong ISA label";
+  }
+  std::printf("available ISAs: %s\n", names.c_str());
   for (const KernelTable* t : tables()) {
     for (DType type : kTypes) {
       const TypeKernels& k = t->for_type(type);
@@ -148,6 +158,12 @@ TEST(KernelsIsa, ActivationConversionsMatchScalar) {
     for (int64_t k : {32, 64, 96, 4096}) {
       auto x = random_floats(k, 100 + k);
       x[3] = 0.0f;
+      // Block 1 (or 0 when k = 32) holds exact .5 ties after scaling
+      // (amax 127 -> d = 1): roundf must send them away from zero.
+      const int64_t tb = k > 32 ? 32 : 0;
+      for (int j = 0; j < 32; ++j) x[tb + j] = static_cast<float>(j % 11) - 5.5f;
+      x[tb + 7] = -127.0f;
+      if (k >= 96) std::fill(x.begin() + 64, x.begin() + 96, 0.0f);  // an all-zero block
       for (DType type : kTypes) {
         std::vector<uint8_t> a(row_bytes(type, k)), b(row_bytes(type, k));
         scalar.for_type(type).from_float(x.data(), a.data(), k);
@@ -184,6 +200,23 @@ TEST(KernelsIsa, VecDotMatchesScalar) {
   }
 }
 
+// Pools live for the whole test binary (thread start-up is not under test).
+ThreadPool& pool_of(int threads) {
+  static ThreadPool p1(1), p2(2), p3(3);
+  return threads == 1 ? p1 : threads == 2 ? p2 : p3;
+}
+
+// Rows of `type` back to float (scalar table).
+std::vector<float> decode(DType type, const std::vector<uint8_t>& data, int64_t k) {
+  KernelTable scalar;
+  ref::fill_scalar_table(scalar);
+  const size_t rb = row_bytes(type, k);
+  const size_t n = data.size() / rb;
+  std::vector<float> out(n * static_cast<size_t>(k));
+  for (size_t r = 0; r < n; ++r) scalar.for_type(type).to_float(data.data() + r * rb, out.data() + r * k, k);
+  return out;
+}
+
 struct MatmulCase {
   DType type;
   int64_t k, rows, tokens;
@@ -197,8 +230,7 @@ std::vector<float> run_matmul(const KernelTable& table, const MatmulCase& c,
   Tensor w = make_tensor("w", c.type, 2, ne, const_cast<uint8_t*>(wdata.data()));
   std::vector<float> y(static_cast<size_t>(c.tokens * c.rows), -1.0f);
   std::vector<uint8_t> scratch;
-  ThreadPool pool(threads);
-  matmul(w, x.data(), c.tokens, y.data(), c.rows, scratch, pool, table);
+  matmul(w, x.data(), c.tokens, y.data(), c.rows, scratch, pool_of(threads), table);
   return y;
 }
 
@@ -224,13 +256,14 @@ TEST(KernelsIsa, MatmulMatchesScalarOnOddShapes) {
               ASSERT_EQ(want[t * rows + r], e) << dtype_name(wt);
             }
           }
+          const auto wf = decode(wt, wdata, k);
+          const auto xf = decode(xt, xq, k);
           for (const KernelTable* tab : tables()) {
             const auto got = run_matmul(*tab, c, wdata, x, 2);
             for (int64_t t = 0; t < tokens; ++t) {
               for (int64_t r = 0; r < rows; ++r) {
-                const double sabs =
-                    abs_dot(wt, xt, wdata.data() + r * row_bytes(wt, k),
-                            xq.data() + t * row_bytes(xt, k), k);
+                double sabs = 0;
+                for (int64_t i = 0; i < k; ++i) sabs += std::fabs(double(wf[r * k + i]) * xf[t * k + i]);
                 ASSERT_NEAR(got[t * rows + r], want[t * rows + r], tolerance(wt, k, sabs))
                     << isa_name(tab->isa) << " " << dtype_name(wt) << " k=" << k
                     << " rows=" << rows << " tokens=" << tokens << " at t=" << t << " r=" << r;
@@ -274,8 +307,7 @@ TEST(KernelsIsa, MatmulRespectsLdy) {
     Tensor w = make_tensor("w", DType::Q8_0, 2, ne, const_cast<uint8_t*>(wdata.data()));
     std::vector<float> y(tokens * ldy, 123.0f);
     std::vector<uint8_t> scratch;
-    ThreadPool pool(2);
-    matmul(w, x.data(), tokens, y.data(), ldy, scratch, pool, *tab);
+    matmul(w, x.data(), tokens, y.data(), ldy, scratch, pool_of(2), *tab);
     for (int64_t t = 0; t < tokens; ++t) {
       for (int64_t r = rows; r < ldy; ++r) EXPECT_EQ(y[t * ldy + r], 123.0f);
       for (int64_t r = 0; r < rows; ++r) EXPECT_NE(y[t * ldy + r], 123.0f);
