@@ -101,6 +101,27 @@ TEST(TinyModelTest, LoadsWithSpecShape) {
   std::filesystem::remove(path);
 }
 
+TEST(TinyModelTest, SyntheticVocabularyTokenizes) {
+  TinyModelSpec spec;
+  const std::string path = temp_path("tok.gguf");
+  ASSERT_TRUE(write_tiny_llama(path, spec).ok());
+  auto model = Model::load(path);
+  ASSERT_TRUE(model.ok()) << model.error().message();
+  const Tokenizer& tok = (*model)->tokenizer();
+  EXPECT_EQ(tok.bos_id(), 1);
+  EXPECT_EQ(tok.eos_id(), 2);
+  EXPECT_TRUE(tok.add_bos_default());
+  auto ids = tok.encode("the king", true);
+  ASSERT_GE(ids.size(), 3u);
+  EXPECT_EQ(ids[0], 1);
+  EXPECT_EQ(tok.token_text(ids[1]), "\xe2\x96\x81the");  // a whole-word piece
+  EXPECT_EQ(tok.decode(ids), "the king");
+  // Bytes without a piece fall back to byte tokens and round-trip.
+  const std::string odd = "\xc3\xa9\xe2\x82\xac";
+  EXPECT_EQ(tok.decode(tok.encode(odd, false)), odd);
+  std::filesystem::remove(path);
+}
+
 TEST(TinyModelTest, SameSeedSameFileDifferentSeedDifferentFile) {
   TinyModelSpec spec;
   const std::string a = temp_path("seed_a.gguf"), b = temp_path("seed_b.gguf"),
