@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
   Writer tensors;  // one tensor of every supported dtype
   tensors.set_string("general.architecture", "llama");
   tensors.set_u32("llama.block_count", 1);
-  std::vector<uint8_t> f32(4 * 8, 0x3f), f16(2 * 8, 0x3c), q8(34, 7), q4(18, 0x88), bf16(2 * 4, 0x3f);
+  std::vector<uint8_t> f32(4 * 8, 0x3f), f16(2 * 8, 0x3c), q8(34, 7), q4(18, 0x88),
+      bf16(2 * 4, 0x3f);
   rc |= !tensors.add_tensor("w.f32", DType::F32, {4, 2}, f32).ok();
   rc |= !tensors.add_tensor("w.f16", DType::F16, {8}, f16).ok();
   rc |= !tensors.add_tensor("w.q8_0", DType::Q8_0, {32}, q8).ok();

@@ -19,7 +19,8 @@ void expect_error(const RawImage& img, Errc code, std::vector<std::string> needl
   ASSERT_FALSE(r.ok()) << "corrupt image parsed successfully";
   const std::string msg = r.error().message();
   EXPECT_EQ(r.error().code, code) << msg;
-  for (const auto& n : needles) EXPECT_NE(msg.find(n), std::string::npos) << "'" << n << "' in: " << msg;
+  for (const auto& n : needles)
+    EXPECT_NE(msg.find(n), std::string::npos) << "'" << n << "' in: " << msg;
   const std::string loc = "offset " + std::to_string(off) + ")";
   EXPECT_NE(msg.find(loc), std::string::npos) << "'" << loc << "' in: " << msg;
   EXPECT_NE(r.error().where.find("offset"), std::string::npos) << msg;

@@ -76,8 +76,7 @@ struct RawImage {
     u64(count);
   }
   // Tensor info; labels "t:<name>", "t:<name>.n_dims", ".ne0".., ".type", ".offset".
-  void tensor(const std::string& name, std::vector<uint64_t> ne, uint32_t type,
-              uint64_t offset) {
+  void tensor(const std::string& name, std::vector<uint64_t> ne, uint32_t type, uint64_t offset) {
     const std::string t = "t:" + name;
     mark(t);
     str(name);
