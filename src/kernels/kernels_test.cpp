@@ -315,5 +315,32 @@ TEST(KernelsIsa, MatmulRespectsLdy) {
   }
 }
 
+TEST(KernelsIsa, ValidateMatmulWeight) {
+  std::vector<uint8_t> buf(4096);
+  const int64_t ok_ne[2] = {64, 4};
+  EXPECT_TRUE(validate_matmul_weight(make_tensor("w", DType::Q4_0, 2, ok_ne, buf.data())).ok());
+  EXPECT_TRUE(validate_matmul_weight(make_tensor("w", DType::F32, 2, ok_ne, buf.data())).ok());
+  // f16 rows of 33 are fine for f16 but the activation type is f16 too: ok.
+  const int64_t odd_ne[2] = {33, 4};
+  EXPECT_TRUE(validate_matmul_weight(make_tensor("w", DType::F16, 2, odd_ne, buf.data())).ok());
+  // q8_0 rows must be whole 32-element blocks.
+  Tensor bad;
+  bad.name = "blk.0.attn_q.weight";
+  bad.type = DType::Q8_0;
+  bad.n_dims = 2;
+  bad.ne[0] = 33;
+  bad.ne[1] = 4;
+  bad.nb[1] = 40;
+  bad.data = buf.data();
+  const Status st = validate_matmul_weight(bad);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().where.find("attn_q"), std::string::npos);
+  // matmul on it returns without touching y.
+  std::vector<float> x(33, 1.0f), y(4, 7.0f);
+  std::vector<uint8_t> scratch;
+  matmul(bad, x.data(), 1, y.data(), 4, scratch, pool_of(1), active());
+  for (float v : y) EXPECT_EQ(v, 7.0f);
+}
+
 }  // namespace
 }  // namespace ef::kernels
