@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -24,8 +25,19 @@ constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
 constexpr uint32_t kDefaultAlignment = 32;
 
 enum class ValueType : uint32_t {
-  u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7,
-  string = 8, array = 9, u64 = 10, i64 = 11, f64 = 12,
+  u8 = 0,
+  i8 = 1,
+  u16 = 2,
+  i16 = 3,
+  u32 = 4,
+  i32 = 5,
+  f32 = 6,
+  boolean = 7,
+  string = 8,
+  array = 9,
+  u64 = 10,
+  i64 = 11,
+  f64 = 12,
 };
 const char* value_type_name(ValueType t);
 
@@ -40,8 +52,13 @@ struct Value {
   ValueType array_type = ValueType::u8;
   uint64_t array_count = 0;
   std::vector<std::string_view> array_strings;  // array of string
-  const uint8_t* array_data = nullptr;           // array of numbers, raw
+  const uint8_t* array_data = nullptr;          // array of numbers, raw
 };
+
+// Human-readable rendering for listings (`edgeformer info`): numbers in full,
+// strings quoted (long ones cut), arrays as `[count x type: a, b, ...]` with at
+// most `max_elems` elements shown.
+std::string format_value(const Value& v, size_t max_elems = 8);
 
 struct KeyValue {
   std::string key;
@@ -51,11 +68,11 @@ struct KeyValue {
 
 struct TensorInfo {
   std::string name;
-  uint32_t ggml_type = 0;  // raw id as stored
-  DType type = DType::F32; // valid only if the id is supported
+  uint32_t ggml_type = 0;   // raw id as stored
+  DType type = DType::F32;  // valid only if the id is supported
   int n_dims = 0;
   int64_t ne[4] = {1, 1, 1, 1};
-  uint64_t offset = 0;       // relative to the start of the data section
+  uint64_t offset = 0;  // relative to the start of the data section
   uint64_t size_bytes = 0;
   const void* data = nullptr;
   uint64_t info_offset = 0;  // where this tensor's info record starts in the file
@@ -133,13 +150,31 @@ class Writer {
   void set_string_array(std::string key, std::vector<std::string> v);
   void set_f32_array(std::string key, std::vector<float> v);
   void set_i32_array(std::string key, std::vector<int32_t> v);
-  void set_alignment(uint32_t alignment);  // also writes general.alignment
+  // Less common scalar types (all GGUF value types can be written).
+  void set_i8(std::string key, int8_t v);
+  void set_u16(std::string key, uint16_t v);
+  void set_i16(std::string key, int16_t v);
+  void set_i64(std::string key, int64_t v);
+  void set_f64(std::string key, double v);
+  // Array of fixed-size elements given as raw little-endian bytes
+  // (raw.size() == count * element size; otherwise write() fails).
+  void set_raw_array(std::string key, ValueType elem_type, uint64_t count,
+                     std::vector<uint8_t> raw);
+  // Setting an existing key replaces its value in place (order is kept).
+  // Writes general.alignment only for a non-default value; must be a power of
+  // two and a multiple of 8 (otherwise write() fails).
+  void set_alignment(uint32_t alignment);
   // Copies every key of `file` except those for which skip(key) is true.
   void copy_metadata(const File& file, bool (*skip)(std::string_view key) = nullptr);
 
   // Adds a tensor; data is copied. ne[0] must be a multiple of the block size.
   Status add_tensor(std::string name, DType type, std::vector<int64_t> ne,
                     std::span<const uint8_t> data);
+  // Same, without copying: `data` must stay valid until the last write() /
+  // to_bytes() (e.g. a view into a mapped source File). Saves a full copy of
+  // the model when re-writing large files.
+  Status add_tensor_view(std::string name, DType type, std::vector<int64_t> ne,
+                         std::span<const uint8_t> data);
 
   // Serialises to `path` atomically.
   Status write(const std::string& path) const;
@@ -147,11 +182,44 @@ class Writer {
   std::vector<uint8_t> to_bytes() const;
 
  private:
-  struct PendingKv;
-  struct PendingTensor;
-  std::vector<std::shared_ptr<PendingKv>> kv_;
+  // One metadata entry as it will be serialised. Scalars keep their bit
+  // pattern in `scalar` (little-endian, `scalar_bytes` long); number arrays
+  // keep their raw little-endian payload in `raw`.
+  struct PendingKv {
+    std::string key;
+    ValueType type = ValueType::u8;
+    uint64_t scalar = 0;
+    int scalar_bytes = 0;
+    std::string str;  // string
+    ValueType array_type = ValueType::u8;
+    uint64_t array_count = 0;
+    std::vector<std::string> strings;  // array of string
+    std::vector<uint8_t> raw;          // array of numbers / bool
+  };
+  struct PendingTensor {
+    std::string name;
+    DType type = DType::F32;
+    std::vector<int64_t> ne;
+    std::vector<uint8_t> owned;     // add_tensor: a copy of the bytes
+    std::span<const uint8_t> data;  // add_tensor_view: the caller's bytes
+    // Tensors always have >= 1 element, so an empty `owned` means a view.
+    std::span<const uint8_t> bytes() const {
+      return owned.empty() ? data : std::span<const uint8_t>(owned);
+    }
+  };
+  Status check_tensor(const std::string& name, DType type, const std::vector<int64_t>& ne,
+                      size_t data_bytes) const;
+  // Byte destination for serialize(): appends to memory or to a file.
+  using PutFn = std::function<bool(const void* data, size_t size)>;
+
+  PendingKv& slot(std::string key, ValueType type);
+  void set_scalar(std::string key, ValueType type, uint64_t bits, int bytes);
+  bool serialize(const PutFn& put) const;
+
+  std::vector<PendingKv> kv_;
   std::vector<PendingTensor> tensors_;
   uint32_t alignment_ = kDefaultAlignment;
+  std::string deferred_error_;  // e.g. a bad set_alignment(); reported by write()
 };
 
 }  // namespace ef::gguf
