@@ -2,7 +2,7 @@
 // the numbers compare digit for digit (own code; semantics read from
 // llama.cpp tools/perplexity/perplexity.cpp, function perplexity()).
 //
-//   tokens  = tokenize(whole file, BOS if the vocab adds BOS)
+//   tokens  = tokenize(whole file minus one trailing '\n', BOS if the vocab adds BOS)
 //   n_chunk = n_tokens / n_ctx            (needs n_tokens >= 2*n_ctx)
 //   chunk i = tokens[i*n_ctx, (i+1)*n_ctx), first token replaced by BOS
 //             when add_bos; evaluated from an empty cache, all logits kept
@@ -57,7 +57,10 @@ Result<std::string> read_text_file(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   if (in.bad()) return make_error(Errc::io, "cannot read text file", path);
-  return ss.str();
+  // llama.cpp's -f drops one trailing newline; the token stream must match.
+  std::string text = ss.str();
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
 }
 
 Status run_perplexity(const PerplexityOptions& o) {

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -146,19 +147,29 @@ Status run_quantize(const QuantizeOptions& o) {
   Progress progress("quantize", static_cast<int64_t>(plan.size()), o.progress);
   uint64_t total_out = 0;
   std::vector<float> tmp;
-  std::vector<uint8_t> out;
+  // Converted tensors live here until write(); unchanged ones are written
+  // straight from the input mapping (no copy).
+  std::deque<std::vector<uint8_t>> converted;
   int64_t done = 0;
   for (const Item& item : plan) {
     const gguf::TensorInfo& t = *item.info;
+    std::vector<int64_t> ne(t.ne, t.ne + t.n_dims);
+    if (item.to == t.type) {
+      EF_TRY(writer.add_tensor_view(
+          t.name, t.type, std::move(ne),
+          std::span<const uint8_t>(static_cast<const uint8_t*>(t.data), t.size_bytes)));
+      total_out += t.size_bytes;
+      progress.update(++done);
+      continue;
+    }
     const int64_t n = t.ne[0];
     int64_t rows = 1;
     for (int d = 1; d < t.n_dims; ++d) rows *= t.ne[d];
     const uint64_t out_bytes = *row_size_bytes(item.to, static_cast<uint64_t>(n)) *
                                static_cast<uint64_t>(rows);
-    out.resize(out_bytes);
+    std::vector<uint8_t>& out = converted.emplace_back(out_bytes);
     convert_rows(static_cast<const uint8_t*>(t.data), t.type, out.data(), item.to, n, rows, tmp);
-    std::vector<int64_t> ne(t.ne, t.ne + t.n_dims);
-    EF_TRY(writer.add_tensor(t.name, item.to, std::move(ne), out));
+    EF_TRY(writer.add_tensor_view(t.name, item.to, std::move(ne), out));
     total_out += out_bytes;
     progress.update(++done);
   }
