@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -133,7 +134,20 @@ class Writer {
   void set_string_array(std::string key, std::vector<std::string> v);
   void set_f32_array(std::string key, std::vector<float> v);
   void set_i32_array(std::string key, std::vector<int32_t> v);
-  void set_alignment(uint32_t alignment);  // also writes general.alignment
+  // Less common scalar types (all GGUF value types can be written).
+  void set_i8(std::string key, int8_t v);
+  void set_u16(std::string key, uint16_t v);
+  void set_i16(std::string key, int16_t v);
+  void set_i64(std::string key, int64_t v);
+  void set_f64(std::string key, double v);
+  // Array of fixed-size elements given as raw little-endian bytes
+  // (raw.size() == count * element size; otherwise write() fails).
+  void set_raw_array(std::string key, ValueType elem_type, uint64_t count,
+                     std::vector<uint8_t> raw);
+  // Setting an existing key replaces its value in place (order is kept).
+  // Writes general.alignment only for a non-default value; must be a power of
+  // two and a multiple of 8 (otherwise write() fails).
+  void set_alignment(uint32_t alignment);
   // Copies every key of `file` except those for which skip(key) is true.
   void copy_metadata(const File& file, bool (*skip)(std::string_view key) = nullptr);
 
@@ -147,11 +161,37 @@ class Writer {
   std::vector<uint8_t> to_bytes() const;
 
  private:
-  struct PendingKv;
-  struct PendingTensor;
-  std::vector<std::shared_ptr<PendingKv>> kv_;
+  // One metadata entry as it will be serialised. Scalars keep their bit
+  // pattern in `scalar` (little-endian, `scalar_bytes` long); number arrays
+  // keep their raw little-endian payload in `raw`.
+  struct PendingKv {
+    std::string key;
+    ValueType type = ValueType::u8;
+    uint64_t scalar = 0;
+    int scalar_bytes = 0;
+    std::string str;                  // string
+    ValueType array_type = ValueType::u8;
+    uint64_t array_count = 0;
+    std::vector<std::string> strings;  // array of string
+    std::vector<uint8_t> raw;          // array of numbers / bool
+  };
+  struct PendingTensor {
+    std::string name;
+    DType type = DType::F32;
+    std::vector<int64_t> ne;
+    std::vector<uint8_t> data;
+  };
+  // Byte destination for serialize(): appends to memory or to a file.
+  using PutFn = std::function<bool(const void* data, size_t size)>;
+
+  PendingKv& slot(std::string key, ValueType type);
+  void set_scalar(std::string key, ValueType type, uint64_t bits, int bytes);
+  bool serialize(const PutFn& put) const;
+
+  std::vector<PendingKv> kv_;
   std::vector<PendingTensor> tensors_;
   uint32_t alignment_ = kDefaultAlignment;
+  std::string deferred_error_;  // e.g. a bad set_alignment(); reported by write()
 };
 
 }  // namespace ef::gguf
