@@ -7,7 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
+
+#include "core/dtype.h"
+#include "io/gguf.h"
 
 namespace ef::naive {
 namespace {
@@ -172,6 +176,167 @@ TEST(NaiveLlama, GqaEqualsMhaWithRepeatedKvHeads) {
   double diff = 0;
   for (size_t r = 0; r < lw.back().size(); ++r) diff = std::max(diff, std::fabs(lw.back()[r] - lg.back()[r]));
   EXPECT_GT(diff, 1e-6);
+}
+
+// --- loading from GGUF ------------------------------------------------------
+
+std::vector<uint8_t> f32_bytes(const std::vector<double>& v) {
+  std::vector<uint8_t> b(v.size() * 4);
+  for (size_t i = 0; i < v.size(); ++i) {
+    const float f = static_cast<float>(v[i]);
+    std::memcpy(&b[i * 4], &f, 4);
+  }
+  return b;
+}
+
+// Writes `w` (values must be float-exact) as an F32 llama GGUF; `embd_type`
+// and `embd_bytes` optionally replace token_embd with hand-encoded data.
+std::string write_gguf(const Weights& w, const std::string& name, DType embd_type = DType::F32,
+                       std::vector<uint8_t> embd_bytes = {}) {
+  gguf::Writer wr;
+  wr.set_string("general.architecture", "llama");
+  wr.set_u32("llama.embedding_length", static_cast<uint32_t>(w.n_embd));
+  wr.set_u32("llama.block_count", static_cast<uint32_t>(w.layers.size()));
+  wr.set_u32("llama.feed_forward_length", static_cast<uint32_t>(w.n_ff));
+  wr.set_u32("llama.attention.head_count", static_cast<uint32_t>(w.n_head));
+  wr.set_u32("llama.attention.head_count_kv", static_cast<uint32_t>(w.n_head_kv));
+  wr.set_u32("llama.attention.key_length", static_cast<uint32_t>(w.head_dim));
+  wr.set_u32("llama.attention.value_length", static_cast<uint32_t>(w.head_dim));
+  wr.set_u32("llama.rope.dimension_count", static_cast<uint32_t>(w.n_rot));
+  wr.set_f32("llama.attention.layer_norm_rms_epsilon", static_cast<float>(w.rms_eps));
+  wr.set_f32("llama.rope.freq_base", static_cast<float>(w.rope_freq_base));
+  auto add = [&](const std::string& n, const std::vector<double>& v, int64_t cols, int64_t rows) {
+    std::vector<int64_t> ne = rows == 1 ? std::vector<int64_t>{cols} : std::vector<int64_t>{cols, rows};
+    const auto st = wr.add_tensor(n, DType::F32, ne, f32_bytes(v));
+    EXPECT_TRUE(st.ok()) << n;
+  };
+  auto addm = [&](const std::string& n, const Matrix& m) { add(n, m.data, m.cols, m.rows); };
+  if (embd_bytes.empty()) {
+    addm("token_embd.weight", w.token_embd);
+  } else {
+    EXPECT_TRUE(wr.add_tensor("token_embd.weight", embd_type, {w.n_embd, w.n_vocab}, embd_bytes).ok());
+  }
+  for (size_t l = 0; l < w.layers.size(); ++l) {
+    const Layer& L = w.layers[l];
+    const std::string p = "blk." + std::to_string(l) + ".";
+    add(p + "attn_norm.weight", L.attn_norm, w.n_embd, 1);
+    addm(p + "attn_q.weight", L.wq);
+    addm(p + "attn_k.weight", L.wk);
+    addm(p + "attn_v.weight", L.wv);
+    addm(p + "attn_output.weight", L.wo);
+    add(p + "ffn_norm.weight", L.ffn_norm, w.n_embd, 1);
+    addm(p + "ffn_gate.weight", L.w_gate);
+    addm(p + "ffn_up.weight", L.w_up);
+    addm(p + "ffn_down.weight", L.w_down);
+  }
+  add("output_norm.weight", w.output_norm, w.n_embd, 1);
+  if (!w.tied_output) addm("output.weight", w.output);
+  const std::string path = ::testing::TempDir() + "/" + name + ".gguf";
+  EXPECT_TRUE(wr.write(path).ok());
+  return path;
+}
+
+// Rounds every weight to float so the F32 file stores it exactly.
+void round_to_float(Weights& w) {
+  auto r = [](std::vector<double>& v) {
+    for (double& x : v) x = static_cast<float>(x);
+  };
+  r(w.token_embd.data);
+  r(w.output.data);
+  r(w.output_norm);
+  for (Layer& L : w.layers) {
+    for (Matrix* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) r(m->data);
+    r(L.attn_norm);
+    r(L.ffn_norm);
+  }
+}
+
+TEST(NaiveLlama, LoadsF32GgufExactly) {
+  Weights w = random_weights(4, 2, 2, 5);
+  round_to_float(w);
+  w.rms_eps = static_cast<float>(1e-5);
+  const std::string path = write_gguf(w, "naive_f32");
+  auto loaded = load(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message();
+  const Weights& l = loaded.value();
+  EXPECT_EQ(l.n_vocab, w.n_vocab);
+  EXPECT_EQ(l.n_head_kv, 2);
+  EXPECT_FALSE(l.tied_output);
+  EXPECT_EQ(l.layers[1].w_down.data, w.layers[1].w_down.data);
+  const std::vector<int32_t> tokens = {1, 2, 3, 10};
+  const auto a = forward(w, tokens), b = forward(l, tokens);
+  for (size_t t = 0; t < tokens.size(); ++t) EXPECT_EQ(a[t], b[t]);
+
+  Weights tied = w;
+  tied.tied_output = true;
+  auto lt = load(write_gguf(tied, "naive_tied"));
+  ASSERT_TRUE(lt.ok()) << lt.error().message();
+  EXPECT_TRUE(lt.value().tied_output);
+}
+
+TEST(NaiveLlama, DecodesQuantizedAndHalfTypes) {
+  // n_embd = 32 so one row is one block; vocab of 11 rows. Hand-encoded:
+  // row r: Q8_0 with d = 0.5 (fp16 0x3800), q_j = j - 16 + r
+  //        Q4_0 with d = 0.25 (fp16 0x3400), nibble j -> (j + r) & 15
+  Weights w = random_weights(1, 1, 1, 6);
+  w.n_embd = 32;
+  w.head_dim = 32;
+  w.n_rot = 32;
+  std::mt19937 g(7);
+  w.token_embd = random_matrix(w.n_vocab, 32, g, 1.0);
+  w.layers[0].attn_norm.assign(32, 1.0);
+  w.layers[0].ffn_norm.assign(32, 1.0);
+  w.layers[0].wq = random_matrix(32, 32, g, 0.1);
+  w.layers[0].wk = random_matrix(32, 32, g, 0.1);
+  w.layers[0].wv = random_matrix(32, 32, g, 0.1);
+  w.layers[0].wo = random_matrix(32, 32, g, 0.1);
+  w.layers[0].w_gate = random_matrix(w.n_ff, 32, g, 0.1);
+  w.layers[0].w_up = random_matrix(w.n_ff, 32, g, 0.1);
+  w.layers[0].w_down = random_matrix(32, w.n_ff, g, 0.1);
+  w.output_norm.assign(32, 1.0);
+  w.output = random_matrix(w.n_vocab, 32, g, 0.1);
+  round_to_float(w);
+
+  std::vector<uint8_t> q8, q4, f16, bf16;
+  for (int r = 0; r < w.n_vocab; ++r) {
+    q8.push_back(0x00);
+    q8.push_back(0x38);
+    for (int j = 0; j < 32; ++j) q8.push_back(static_cast<uint8_t>(static_cast<int8_t>(j - 16 + r)));
+    q4.push_back(0x00);
+    q4.push_back(0x34);
+    for (int j = 0; j < 16; ++j) {
+      q4.push_back(static_cast<uint8_t>(((j + r) & 15) | (((j + 16 + r) & 15) << 4)));
+    }
+    for (int j = 0; j < 32; ++j) {
+      // f16: 1.5 * 2^(j % 5 - 2), sign by row parity; bf16: -3.0 * 2^(j % 3).
+      const uint16_t h = static_cast<uint16_t>(((r & 1) << 15) | ((15 + j % 5 - 2) << 10) | 0x200);
+      f16.push_back(static_cast<uint8_t>(h & 0xff));
+      f16.push_back(static_cast<uint8_t>(h >> 8));
+      const uint16_t b = static_cast<uint16_t>(0xc000 | ((128 + j % 3) << 7) | 0x40);
+      bf16.push_back(static_cast<uint8_t>(b & 0xff));
+      bf16.push_back(static_cast<uint8_t>(b >> 8));
+    }
+  }
+  struct Case {
+    DType type;
+    std::vector<uint8_t> bytes;
+    double (*want)(int r, int j);
+  };
+  const Case cases[] = {
+      {DType::Q8_0, q8, [](int r, int j) { return 0.5 * (j - 16 + r); }},
+      {DType::Q4_0, q4, [](int r, int j) { return 0.25 * (((j + r) & 15) - 8); }},
+      {DType::F16, f16, [](int r, int j) { return ((r & 1) ? -1.5 : 1.5) * std::ldexp(1.0, j % 5 - 2); }},
+      {DType::BF16, bf16, [](int, int j) { return -3.0 * std::ldexp(1.0, j % 3); }},
+  };
+  for (const Case& c : cases) {
+    auto l = load(write_gguf(w, std::string("naive_") + dtype_name(c.type), c.type, c.bytes));
+    ASSERT_TRUE(l.ok()) << l.error().message();
+    for (int r = 0; r < w.n_vocab; ++r) {
+      for (int j = 0; j < 32; ++j) {
+        ASSERT_EQ(l.value().token_embd.at(r, j), c.want(r, j)) << dtype_name(c.type) << " " << r << "," << j;
+      }
+    }
+  }
 }
 
 }  // namespace
