@@ -3,9 +3,11 @@
 // element decoders below are written from the ggml block definitions.
 #include "naive_llama.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "core/fp16.h"
 #include "io/gguf.h"
 
 namespace ef::naive {
@@ -115,6 +117,7 @@ Result<Matrix> read_matrix(const gguf::File& f, const std::string& name, int64_t
   Matrix m;
   m.rows = rows;
   m.cols = cols;
+  m.file_type = t->ggml_type;
   m.data.resize(static_cast<size_t>(rows * cols));
   const auto* base = static_cast<const uint8_t*>(t->data);
   for (int64_t r = 0; r < rows; ++r) {
@@ -129,8 +132,43 @@ Result<std::vector<double>> read_vector(const gguf::File& f, const std::string& 
   return std::move(m.data);
 }
 
-// y = W x, W: rows x cols.
-std::vector<double> matvec(const Matrix& w, const std::vector<double>& x) {
+double round_half(double x) {
+  return fp16_to_fp32(fp32_to_fp16(static_cast<float>(x)));
+}
+
+// x rounded to the vec_dot type of a weight decoded from `file_type` (see
+// Options::round_activations). The float conversion first mirrors an engine
+// that keeps activations in float.
+std::vector<double> round_for(uint32_t file_type, const std::vector<double>& x) {
+  std::vector<double> y(x.size());
+  switch (file_type) {
+    case 1:  // F16
+      for (size_t i = 0; i < x.size(); ++i) y[i] = round_half(x[i]);
+      return y;
+    case 30:  // BF16
+      for (size_t i = 0; i < x.size(); ++i) y[i] = bf16_to_fp32(fp32_to_bf16(static_cast<float>(x[i])));
+      return y;
+    case 8:
+    case 2:  // Q8_0 / Q4_0: activations as Q8_0 blocks of 32
+      for (size_t b = 0; b + 32 <= x.size(); b += 32) {
+        float amax = 0.0f;
+        for (size_t j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(static_cast<float>(x[b + j])));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const double d_stored = round_half(d);
+        for (size_t j = 0; j < 32; ++j) {
+          y[b + j] = d_stored * std::round(static_cast<float>(x[b + j]) * id);
+        }
+      }
+      return y;
+    default:
+      return x;
+  }
+}
+
+// y = W x, W: rows x cols; x optionally rounded to W's vec_dot type first.
+std::vector<double> matvec(const Matrix& w, const std::vector<double>& x_in, bool round = false) {
+  const std::vector<double> x = round ? round_for(w.file_type, x_in) : x_in;
   std::vector<double> y(static_cast<size_t>(w.rows), 0.0);
   for (int64_t r = 0; r < w.rows; ++r) {
     double s = 0.0;
@@ -224,7 +262,9 @@ Result<Weights> load(const std::string& path) {
   return w;
 }
 
-std::vector<std::vector<double>> forward(const Weights& w, std::span<const int32_t> tokens) {
+std::vector<std::vector<double>> forward(const Weights& w, std::span<const int32_t> tokens,
+                                         const Options& options) {
+  const bool rnd = options.round_activations;
   const size_t n = tokens.size();
   const int64_t hd = w.head_dim;
   const int64_t group = w.n_head / w.n_head_kv;  // query heads per kv head
@@ -243,12 +283,16 @@ std::vector<std::vector<double>> forward(const Weights& w, std::span<const int32
     std::vector<std::vector<double>> q(n), k(n), v(n);
     for (size_t t = 0; t < n; ++t) {
       const std::vector<double> h = rmsnorm(x[t], L.attn_norm, w.rms_eps);
-      q[t] = matvec(L.wq, h);
-      k[t] = matvec(L.wk, h);
-      v[t] = matvec(L.wv, h);
+      q[t] = matvec(L.wq, h, rnd);
+      k[t] = matvec(L.wk, h, rnd);
+      v[t] = matvec(L.wv, h, rnd);
       const auto pos = static_cast<int64_t>(t);
       for (int64_t hq = 0; hq < w.n_head; ++hq) rope(q[t], hq * hd, w.n_rot, pos, w.rope_freq_base);
       for (int64_t hk = 0; hk < w.n_head_kv; ++hk) rope(k[t], hk * hd, w.n_rot, pos, w.rope_freq_base);
+      if (options.kv_f16) {
+        for (double& e : k[t]) e = round_half(e);
+        for (double& e : v[t]) e = round_half(e);
+      }
     }
     for (size_t t = 0; t < n; ++t) {
       std::vector<double> attn(static_cast<size_t>(w.n_head * hd), 0.0);
@@ -277,23 +321,23 @@ std::vector<std::vector<double>> forward(const Weights& w, std::span<const int32
           }
         }
       }
-      const std::vector<double> o = matvec(L.wo, attn);
+      const std::vector<double> o = matvec(L.wo, attn, rnd);
       for (int64_t i = 0; i < w.n_embd; ++i) x[t][static_cast<size_t>(i)] += o[static_cast<size_t>(i)];
     }
     for (size_t t = 0; t < n; ++t) {
       const std::vector<double> h = rmsnorm(x[t], L.ffn_norm, w.rms_eps);
-      const std::vector<double> g = matvec(L.w_gate, h);
-      const std::vector<double> u = matvec(L.w_up, h);
+      const std::vector<double> g = matvec(L.w_gate, h, rnd);
+      const std::vector<double> u = matvec(L.w_up, h, rnd);
       std::vector<double> a(g.size());
       for (size_t i = 0; i < g.size(); ++i) a[i] = silu(g[i]) * u[i];
-      const std::vector<double> d = matvec(L.w_down, a);
+      const std::vector<double> d = matvec(L.w_down, a, rnd);
       for (int64_t i = 0; i < w.n_embd; ++i) x[t][static_cast<size_t>(i)] += d[static_cast<size_t>(i)];
     }
   }
 
   const Matrix& out = w.tied_output ? w.token_embd : w.output;
   std::vector<std::vector<double>> logits(n);
-  for (size_t t = 0; t < n; ++t) logits[t] = matvec(out, rmsnorm(x[t], w.output_norm, w.rms_eps));
+  for (size_t t = 0; t < n; ++t) logits[t] = matvec(out, rmsnorm(x[t], w.output_norm, w.rms_eps), rnd);
   return logits;
 }
 

@@ -34,6 +34,7 @@ struct Matrix {
   int64_t rows = 0;
   int64_t cols = 0;
   std::vector<double> data;
+  uint32_t file_type = 0;  // ggml type id the values were decoded from (0 = F32)
   double at(int64_t r, int64_t c) const { return data[static_cast<size_t>(r * cols + c)]; }
 };
 
@@ -72,8 +73,20 @@ struct Weights {
 // decoders, and checks every shape against the hyper-parameters.
 Result<Weights> load(const std::string& path);
 
+// Optional emulation of ggml's intermediate roundings, to tighten comparisons
+// with an engine that computes like ggml. Off by default: the pure reference.
+struct Options {
+  // Before W x, round x to W's vec_dot type as ggml's mul_mat does:
+  // F16 weights -> x to half, BF16 -> x to bfloat16, Q8_0/Q4_0 -> x quantized
+  // to Q8_0 (per block of 32: d = max|x|/127 stored as half, q = round(x/d)).
+  bool round_activations = false;
+  // Round K (after RoPE) and V to half, as stored in an F16 KV cache.
+  bool kv_f16 = false;
+};
+
 // Logits for every position of `tokens` (starting at position 0):
 // tokens.size() rows of n_vocab values.
-std::vector<std::vector<double>> forward(const Weights& w, std::span<const int32_t> tokens);
+std::vector<std::vector<double>> forward(const Weights& w, std::span<const int32_t> tokens,
+                                         const Options& options = {});
 
 }  // namespace ef::naive
