@@ -25,8 +25,19 @@ constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
 constexpr uint32_t kDefaultAlignment = 32;
 
 enum class ValueType : uint32_t {
-  u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7,
-  string = 8, array = 9, u64 = 10, i64 = 11, f64 = 12,
+  u8 = 0,
+  i8 = 1,
+  u16 = 2,
+  i16 = 3,
+  u32 = 4,
+  i32 = 5,
+  f32 = 6,
+  boolean = 7,
+  string = 8,
+  array = 9,
+  u64 = 10,
+  i64 = 11,
+  f64 = 12,
 };
 const char* value_type_name(ValueType t);
 
@@ -41,7 +52,7 @@ struct Value {
   ValueType array_type = ValueType::u8;
   uint64_t array_count = 0;
   std::vector<std::string_view> array_strings;  // array of string
-  const uint8_t* array_data = nullptr;           // array of numbers, raw
+  const uint8_t* array_data = nullptr;          // array of numbers, raw
 };
 
 struct KeyValue {
@@ -52,11 +63,11 @@ struct KeyValue {
 
 struct TensorInfo {
   std::string name;
-  uint32_t ggml_type = 0;  // raw id as stored
-  DType type = DType::F32; // valid only if the id is supported
+  uint32_t ggml_type = 0;   // raw id as stored
+  DType type = DType::F32;  // valid only if the id is supported
   int n_dims = 0;
   int64_t ne[4] = {1, 1, 1, 1};
-  uint64_t offset = 0;       // relative to the start of the data section
+  uint64_t offset = 0;  // relative to the start of the data section
   uint64_t size_bytes = 0;
   const void* data = nullptr;
   uint64_t info_offset = 0;  // where this tensor's info record starts in the file
@@ -169,7 +180,7 @@ class Writer {
     ValueType type = ValueType::u8;
     uint64_t scalar = 0;
     int scalar_bytes = 0;
-    std::string str;                  // string
+    std::string str;  // string
     ValueType array_type = ValueType::u8;
     uint64_t array_count = 0;
     std::vector<std::string> strings;  // array of string

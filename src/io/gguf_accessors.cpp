@@ -32,7 +32,8 @@ std::string offset_where(const KeyValue& kv, const std::string& path) {
 }
 
 Error type_error(const KeyValue& kv, const std::string& expected, const std::string& path) {
-  return make_error(Errc::format, kv.key + ": expected " + expected + ", got " + type_desc(kv.value),
+  return make_error(Errc::format,
+                    kv.key + ": expected " + expected + ", got " + type_desc(kv.value),
                     offset_where(kv, path));
 }
 
@@ -57,15 +58,28 @@ IntElem read_int_elem(ValueType t, const uint8_t* base, uint64_t j) {
   };
   int64_t s = 0;
   switch (t) {
-    case ValueType::u8: return {false, load(uint8_t{})};
-    case ValueType::u16: return {false, load(uint16_t{})};
-    case ValueType::u32: return {false, load(uint32_t{})};
-    case ValueType::u64: return {false, load(uint64_t{})};
-    case ValueType::i8: s = load(int8_t{}); break;
-    case ValueType::i16: s = load(int16_t{}); break;
-    case ValueType::i32: s = load(int32_t{}); break;
-    case ValueType::i64: s = load(int64_t{}); break;
-    default: return {false, 0};
+    case ValueType::u8:
+      return {false, load(uint8_t{})};
+    case ValueType::u16:
+      return {false, load(uint16_t{})};
+    case ValueType::u32:
+      return {false, load(uint32_t{})};
+    case ValueType::u64:
+      return {false, load(uint64_t{})};
+    case ValueType::i8:
+      s = load(int8_t{});
+      break;
+    case ValueType::i16:
+      s = load(int16_t{});
+      break;
+    case ValueType::i32:
+      s = load(int32_t{});
+      break;
+    case ValueType::i64:
+      s = load(int64_t{});
+      break;
+    default:
+      return {false, 0};
   }
   if (s < 0) return {true, static_cast<uint64_t>(0) - static_cast<uint64_t>(s)};
   return {false, static_cast<uint64_t>(s)};
@@ -75,19 +89,32 @@ IntElem read_int_elem(ValueType t, const uint8_t* base, uint64_t j) {
 
 const char* value_type_name(ValueType t) {
   switch (t) {
-    case ValueType::u8: return "u8";
-    case ValueType::i8: return "i8";
-    case ValueType::u16: return "u16";
-    case ValueType::i16: return "i16";
-    case ValueType::u32: return "u32";
-    case ValueType::i32: return "i32";
-    case ValueType::f32: return "f32";
-    case ValueType::boolean: return "bool";
-    case ValueType::string: return "string";
-    case ValueType::array: return "array";
-    case ValueType::u64: return "u64";
-    case ValueType::i64: return "i64";
-    case ValueType::f64: return "f64";
+    case ValueType::u8:
+      return "u8";
+    case ValueType::i8:
+      return "i8";
+    case ValueType::u16:
+      return "u16";
+    case ValueType::i16:
+      return "i16";
+    case ValueType::u32:
+      return "u32";
+    case ValueType::i32:
+      return "i32";
+    case ValueType::f32:
+      return "f32";
+    case ValueType::boolean:
+      return "bool";
+    case ValueType::string:
+      return "string";
+    case ValueType::array:
+      return "array";
+    case ValueType::u64:
+      return "u64";
+    case ValueType::i64:
+      return "i64";
+    case ValueType::f64:
+      return "f64";
   }
   return "invalid";
 }
@@ -224,9 +251,8 @@ Result<std::vector<int32_t>> File::get_i32_array(std::string_view key) const {
     const uint64_t limit = e.negative ? uint64_t{1} << 31 : uint64_t{INT32_MAX};
     if (e.magnitude_or_value > limit) {
       return make_error(Errc::format,
-                        kv->key + "[" + std::to_string(j) + "]: value " +
-                            (e.negative ? "-" : "") + std::to_string(e.magnitude_or_value) +
-                            " does not fit in i32",
+                        kv->key + "[" + std::to_string(j) + "]: value " + (e.negative ? "-" : "") +
+                            std::to_string(e.magnitude_or_value) + " does not fit in i32",
                         offset_where(*kv, path_));
     }
     out[j] = e.negative ? static_cast<int32_t>(-static_cast<int64_t>(e.magnitude_or_value))

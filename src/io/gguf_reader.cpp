@@ -37,11 +37,24 @@ constexpr uint32_t kMaxValueType = static_cast<uint32_t>(ValueType::f64);
 // Encoded size of a fixed-size value type; 0 for string/array.
 uint64_t fixed_size(ValueType t) {
   switch (t) {
-    case ValueType::u8: case ValueType::i8: case ValueType::boolean: return 1;
-    case ValueType::u16: case ValueType::i16: return 2;
-    case ValueType::u32: case ValueType::i32: case ValueType::f32: return 4;
-    case ValueType::u64: case ValueType::i64: case ValueType::f64: return 8;
-    case ValueType::string: case ValueType::array: return 0;
+    case ValueType::u8:
+    case ValueType::i8:
+    case ValueType::boolean:
+      return 1;
+    case ValueType::u16:
+    case ValueType::i16:
+      return 2;
+    case ValueType::u32:
+    case ValueType::i32:
+    case ValueType::f32:
+      return 4;
+    case ValueType::u64:
+    case ValueType::i64:
+    case ValueType::f64:
+      return 8;
+    case ValueType::string:
+    case ValueType::array:
+      return 0;
   }
   return 0;
 }
@@ -55,17 +68,55 @@ std::string hex32(uint32_t v) {
 // Decodes one fixed-size scalar of type `t` at `p` into `v` (type already set).
 void decode_scalar(ValueType t, const uint8_t* p, Value& v) {
   switch (t) {
-    case ValueType::u8: case ValueType::boolean: v.u = p[0]; break;
-    case ValueType::i8: v.i = static_cast<int8_t>(p[0]); break;
-    case ValueType::u16: { uint16_t x; std::memcpy(&x, p, 2); v.u = x; break; }
-    case ValueType::i16: { int16_t x; std::memcpy(&x, p, 2); v.i = x; break; }
-    case ValueType::u32: { uint32_t x; std::memcpy(&x, p, 4); v.u = x; break; }
-    case ValueType::i32: { int32_t x; std::memcpy(&x, p, 4); v.i = x; break; }
-    case ValueType::f32: { float x; std::memcpy(&x, p, 4); v.f = x; break; }
-    case ValueType::u64: std::memcpy(&v.u, p, 8); break;
-    case ValueType::i64: std::memcpy(&v.i, p, 8); break;
-    case ValueType::f64: std::memcpy(&v.f, p, 8); break;
-    case ValueType::string: case ValueType::array: break;
+    case ValueType::u8:
+    case ValueType::boolean:
+      v.u = p[0];
+      break;
+    case ValueType::i8:
+      v.i = static_cast<int8_t>(p[0]);
+      break;
+    case ValueType::u16: {
+      uint16_t x;
+      std::memcpy(&x, p, 2);
+      v.u = x;
+      break;
+    }
+    case ValueType::i16: {
+      int16_t x;
+      std::memcpy(&x, p, 2);
+      v.i = x;
+      break;
+    }
+    case ValueType::u32: {
+      uint32_t x;
+      std::memcpy(&x, p, 4);
+      v.u = x;
+      break;
+    }
+    case ValueType::i32: {
+      int32_t x;
+      std::memcpy(&x, p, 4);
+      v.i = x;
+      break;
+    }
+    case ValueType::f32: {
+      float x;
+      std::memcpy(&x, p, 4);
+      v.f = x;
+      break;
+    }
+    case ValueType::u64:
+      std::memcpy(&v.u, p, 8);
+      break;
+    case ValueType::i64:
+      std::memcpy(&v.i, p, 8);
+      break;
+    case ValueType::f64:
+      std::memcpy(&v.f, p, 8);
+      break;
+    case ValueType::string:
+    case ValueType::array:
+      break;
   }
 }
 
@@ -140,9 +191,9 @@ Status parse_value(Cursor& c, std::string_view key, Value& v) {
   EF_TRY(c.need(n, key, value_type_name(v.type)));
   const uint8_t* p = c.base() + c.pos();
   if (v.type == ValueType::boolean && p[0] > 1) {
-    return c.error(std::string(key) + ": bool value is " + std::to_string(p[0]) +
-                       " (must be 0 or 1)",
-                   key, c.pos());
+    return c.error(
+        std::string(key) + ": bool value is " + std::to_string(p[0]) + " (must be 0 or 1)", key,
+        c.pos());
   }
   decode_scalar(v.type, p, v);
   c.skip(n);
@@ -158,17 +209,17 @@ std::string tensor_field(std::string_view name, const char* part) {
 Result<std::unique_ptr<File>> File::open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return make_error(Errc::io, std::string("cannot open GGUF file: ") + std::strerror(errno),
-                      path, "check the path and its permissions");
+    return make_error(Errc::io, std::string("cannot open GGUF file: ") + std::strerror(errno), path,
+                      "check the path and its permissions");
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     const int err = errno;
     ::close(fd);
     return make_error(Errc::io,
-                      S_ISDIR(st.st_mode) ? std::string("is a directory, not a GGUF file")
-                                          : std::string("cannot stat GGUF file: ") +
-                                                std::strerror(err),
+                      S_ISDIR(st.st_mode)
+                          ? std::string("is a directory, not a GGUF file")
+                          : std::string("cannot stat GGUF file: ") + std::strerror(err),
                       path);
   }
   std::unique_ptr<File> f(new File());
@@ -179,8 +230,7 @@ Result<std::unique_ptr<File>> File::open(const std::string& path) {
     if (p == MAP_FAILED) {
       const int err = errno;
       ::close(fd);
-      return make_error(Errc::io, std::string("cannot map GGUF file: ") + std::strerror(err),
-                        path);
+      return make_error(Errc::io, std::string("cannot map GGUF file: ") + std::strerror(err), path);
     }
     f->base_ = static_cast<const uint8_t*>(p);
     f->mapped_ = true;
@@ -220,7 +270,8 @@ Status File::parse() {
   if (version_ != 2 && version_ != 3) {
     std::string what = "GGUF version " + std::to_string(version_) + " is not supported";
     std::string hint = "only versions 2 and 3 are read";
-    if (version_ == 1) hint = "version 1 is obsolete; re-convert the model with a current llama.cpp";
+    if (version_ == 1)
+      hint = "version 1 is obsolete; re-convert the model with a current llama.cpp";
     if ((version_ & 0xffff) == 0 && version_ != 0) {
       what = "big-endian GGUF files are not supported (version field reads " +
              std::to_string(version_) + ")";
@@ -228,7 +279,8 @@ Status File::parse() {
     }
     return make_error(Errc::unsupported, what, detail::where_at("header.version", 4, path_), hint);
   }
-  EF_ASSIGN_OR_RETURN(uint64_t tensor_count, c.read<uint64_t>("header.tensor_count", "tensor count"));
+  EF_ASSIGN_OR_RETURN(uint64_t tensor_count,
+                      c.read<uint64_t>("header.tensor_count", "tensor count"));
   EF_ASSIGN_OR_RETURN(uint64_t kv_count, c.read<uint64_t>("header.kv_count", "kv count"));
 
   // Reject impossible counts before reserving anything.
@@ -267,9 +319,9 @@ Status File::parse() {
 
   if (const KeyValue* a = find("general.alignment")) {
     if (a->value.type != ValueType::u32) {
-      return c.error(std::string("general.alignment must be u32, got ") +
-                         value_type_name(a->value.type),
-                     a->key, a->offset);
+      return c.error(
+          std::string("general.alignment must be u32, got ") + value_type_name(a->value.type),
+          a->key, a->offset);
     }
     const uint64_t v = a->value.u;
     if (v == 0 || (v & (v - 1)) != 0 || v % 8 != 0) {
@@ -344,14 +396,18 @@ Status File::parse() {
     }
     t.type = tr->type;
     const auto row = row_size_bytes(t.type, static_cast<uint64_t>(t.ne[0]));
-    if (!row) {
-      return c.error(ne_field + "[0] = " + std::to_string(t.ne[0]) +
-                         " is not a multiple of the " + tr->name + " block size " +
-                         std::to_string(tr->block_size),
+    if (t.ne[0] % tr->block_size != 0) {
+      return c.error(ne_field + "[0] = " + std::to_string(t.ne[0]) + " is not a multiple of the " +
+                         tr->name + " block size " + std::to_string(tr->block_size),
                      ne_field, ne_at);
     }
-    const auto size = checked_mul(*row, n_elements / static_cast<uint64_t>(t.ne[0]));
-    if (!size) return c.error(ne_field + ": byte size overflows", ne_field, ne_at);
+    const auto size =
+        row ? checked_mul(*row, n_elements / static_cast<uint64_t>(t.ne[0])) : std::nullopt;
+    if (!size) {
+      return c.error(ne_field + ": byte size of " + std::to_string(n_elements) + " " + tr->name +
+                         " elements overflows",
+                     ne_field, ne_at);
+    }
     t.size_bytes = *size;
 
     offset_field_at.push_back(c.pos());
@@ -367,8 +423,8 @@ Status File::parse() {
     TensorInfo& t = tensors_[i];
     const std::string field = tensor_field(t.name, "offset");
     if (t.offset % alignment_ != 0) {
-      return c.error(field + " " + std::to_string(t.offset) + " is not a multiple of the alignment " +
-                         std::to_string(alignment_),
+      return c.error(field + " " + std::to_string(t.offset) +
+                         " is not a multiple of the alignment " + std::to_string(alignment_),
                      field, offset_field_at[i]);
     }
     const auto begin = checked_add(data_offset_, t.offset);

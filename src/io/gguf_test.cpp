@@ -1,13 +1,15 @@
 // Round trips Writer -> bytes/file -> File for every value type and dtype,
 // atomic-write behaviour, and loading the shared vocab GGUFs.
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <gtest/gtest.h>
 
 #include "core/fp16.h"
 #include "core/memory.h"
@@ -250,10 +252,10 @@ TEST(GgufWriter, RejectsBadTensors) {
   EXPECT_FALSE(w.add_tensor("x", DType::F32, {4, 1, 1, 1, 1}, d).ok());
   EXPECT_FALSE(w.add_tensor("x", DType::F32, {0, 4}, d).ok());
   EXPECT_FALSE(w.add_tensor("x", DType::F32, {-4}, d).ok());
-  EXPECT_FALSE(w.add_tensor("x", DType::F32, {5}, d).ok());       // size mismatch
-  EXPECT_FALSE(w.add_tensor("x", DType::Q8_0, {16}, d).ok());     // not a block multiple
+  EXPECT_FALSE(w.add_tensor("x", DType::F32, {5}, d).ok());    // size mismatch
+  EXPECT_FALSE(w.add_tensor("x", DType::Q8_0, {16}, d).ok());  // not a block multiple
   ASSERT_TRUE(w.add_tensor("x", DType::F32, {4}, d).ok());
-  EXPECT_FALSE(w.add_tensor("x", DType::F32, {4}, d).ok());       // duplicate
+  EXPECT_FALSE(w.add_tensor("x", DType::F32, {4}, d).ok());  // duplicate
 }
 
 class GgufFileTest : public ::testing::Test {
@@ -310,11 +312,9 @@ TEST_F(GgufFileTest, FailedWriteLeavesNoFileAndKeepsExistingFile) {
   const auto ro = dir_ / "ro";
   std::filesystem::create_directories(ro);
   const std::string existing = (ro / "keep.gguf").string();
-  {
-    std::ofstream(existing) << "precious";
-  }
-  std::filesystem::permissions(ro, std::filesystem::perms::owner_read |
-                                       std::filesystem::perms::owner_exec);
+  { std::ofstream(existing) << "precious"; }
+  std::filesystem::permissions(
+      ro, std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
   if (::access(ro.c_str(), W_OK) == 0) {
     // Running as root: permissions do not stop us. Use a missing directory
     // instead, which fails for everyone.
@@ -339,6 +339,60 @@ TEST_F(GgufFileTest, FailedWriteLeavesNoFileAndKeepsExistingFile) {
   for (auto& e : std::filesystem::directory_iterator(ro)) entries += e.exists();
   EXPECT_EQ(entries, 1u);
   EXPECT_FALSE(std::filesystem::exists(dir_ / "missing_dir"));
+}
+
+size_t count_entries(const std::filesystem::path& dir) {
+  size_t n = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir)) n += e.exists() ? 1 : 0;
+  return n;
+}
+
+TEST_F(GgufFileTest, FailedRenameRemovesTempFile) {
+  // The target is a non-empty directory: the temp file is written and synced,
+  // then rename() fails, which must remove the temp file.
+  const auto target = dir_ / "occupied";
+  std::filesystem::create_directories(target);
+  { std::ofstream(target / "inside") << "x"; }
+  Writer w;
+  w.set_string("general.name", "x");
+  Status s = w.write(target.string());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, Errc::io);
+  EXPECT_NE(s.error().message().find("rename"), std::string::npos) << s.error().message();
+  EXPECT_EQ(count_entries(dir_), 1u);  // only "occupied", no temp
+  EXPECT_TRUE(std::filesystem::is_directory(target));
+  EXPECT_EQ(count_entries(target), 1u);
+}
+
+TEST_F(GgufFileTest, WriteFailingMidFileKeepsExistingFile) {
+  // RLIMIT_FSIZE makes write() fail with EFBIG partway through (works even as
+  // root, unlike permission bits). Nothing is printed while the limit is set.
+  const std::string path = (dir_ / "keep.gguf").string();
+  { std::ofstream(path) << "precious"; }
+  Writer w;
+  std::vector<uint8_t> big(256 * 1024, 7);
+  ASSERT_TRUE(w.add_tensor("big", DType::F32, {64 * 1024}, big).ok());
+
+  struct rlimit old {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old;
+  small.rlim_cur = 64 * 1024;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  Status s = w.write(path);
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, Errc::io);
+  EXPECT_NE(s.error().message().find(path), std::string::npos) << s.error().message();
+  EXPECT_NE(s.error().message().find(std::strerror(EFBIG)), std::string::npos)
+      << s.error().message();
+  std::ifstream in(path);
+  std::string content;
+  in >> content;
+  EXPECT_EQ(content, "precious");
+  EXPECT_EQ(count_entries(dir_), 1u);
 }
 
 TEST_F(GgufFileTest, SuccessfulWriteReplacesExistingFile) {

@@ -25,11 +25,23 @@ bool valid_alignment(uint64_t a) { return a != 0 && (a & (a - 1)) == 0 && a % 8 
 
 uint64_t element_bytes(ValueType t) {
   switch (t) {
-    case ValueType::u8: case ValueType::i8: case ValueType::boolean: return 1;
-    case ValueType::u16: case ValueType::i16: return 2;
-    case ValueType::u32: case ValueType::i32: case ValueType::f32: return 4;
-    case ValueType::u64: case ValueType::i64: case ValueType::f64: return 8;
-    default: return 0;
+    case ValueType::u8:
+    case ValueType::i8:
+    case ValueType::boolean:
+      return 1;
+    case ValueType::u16:
+    case ValueType::i16:
+      return 2;
+    case ValueType::u32:
+    case ValueType::i32:
+    case ValueType::f32:
+      return 4;
+    case ValueType::u64:
+    case ValueType::i64:
+    case ValueType::f64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -140,8 +152,8 @@ void Writer::set_raw_array(std::string key, ValueType elem_type, uint64_t count,
   const auto need = checked_mul(count, element_bytes(elem_type));
   if (element_bytes(elem_type) == 0 || !need || *need != raw.size()) {
     deferred_error_ = key + ": raw array needs " + std::to_string(count) + " fixed-size " +
-                      value_type_name(elem_type) + " elements, got " +
-                      std::to_string(raw.size()) + " bytes";
+                      value_type_name(elem_type) + " elements, got " + std::to_string(raw.size()) +
+                      " bytes";
     return;
   }
   PendingKv& kv = slot(std::move(key), ValueType::array);
@@ -209,7 +221,9 @@ void Writer::copy_metadata(const File& file, bool (*skip)(std::string_view key))
     }
     PendingKv& kv = slot(src.key, v.type);
     switch (v.type) {
-      case ValueType::string: kv.str = std::string(v.str); break;
+      case ValueType::string:
+        kv.str = std::string(v.str);
+        break;
       case ValueType::array:
         kv.array_type = v.array_type;
         kv.array_count = v.array_count;
@@ -233,7 +247,10 @@ void Writer::copy_metadata(const File& file, bool (*skip)(std::string_view key))
         std::memcpy(&kv.scalar, &v.f, 8);
         kv.scalar_bytes = 8;
         break;
-      case ValueType::i8: case ValueType::i16: case ValueType::i32: case ValueType::i64:
+      case ValueType::i8:
+      case ValueType::i16:
+      case ValueType::i32:
+      case ValueType::i64:
         kv.scalar = static_cast<uint64_t>(v.i);
         kv.scalar_bytes = static_cast<int>(element_bytes(v.type));
         break;
@@ -356,17 +373,17 @@ Status Writer::write(const std::string& path) const {
   auto fail = [&](const char* step, int err, int fd) -> Error {
     if (fd >= 0) ::close(fd);
     ::unlink(tmp.c_str());
-    return make_error(Errc::io, std::string("cannot write GGUF file: ") + step + ": " +
-                                    std::strerror(err),
+    return make_error(Errc::io,
+                      std::string("cannot write GGUF file: ") + step + ": " + std::strerror(err),
                       path, "check that the directory exists, is writable and has free space");
   };
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     const int err = errno;
-    return make_error(Errc::io,
-                      std::string("cannot write GGUF file: create temporary file: ") +
-                          std::strerror(err),
-                      path, "check that the directory exists and is writable");
+    return make_error(
+        Errc::io,
+        std::string("cannot write GGUF file: create temporary file: ") + std::strerror(err), path,
+        "check that the directory exists and is writable");
   }
   // Small pieces (keys, infos, vocab strings) are batched; tensor data goes
   // straight to the file.

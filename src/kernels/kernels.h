@@ -56,8 +56,20 @@ struct KernelTable {
   const TypeKernels& for_type(DType type) const;
 };
 
-// The active table (chosen on first use; thread-safe).
+// The active table (chosen on first use; thread-safe). On first use it reads
+// EDGEFORMER_ISA; a bad or unsupported value falls back to the best ISA and
+// leaves a message in active_isa_warning() (library code never prints; the CLI
+// shows it).
 const KernelTable& active();
+// Empty unless EDGEFORMER_ISA was set to something unusable.
+std::string active_isa_warning();
+// What active() does with an EDGEFORMER_ISA value (nullptr/empty = unset):
+// the requested ISA if usable, else best_isa() with *warning set.
+Isa resolve_isa_request(const char* value, std::string* warning);
+// Best ISA this build + CPU supports (what active() picks without the env var).
+Isa best_isa();
+// Whether this build has kernels for `isa` and this CPU can run them.
+bool isa_supported(Isa isa);
 // The table for a given ISA, or an error if this CPU/build lacks it.
 Result<const KernelTable*> table_for(Isa isa);
 // ISAs this build has and this CPU supports, best last. scalar is always there.
@@ -71,6 +83,8 @@ Result<Isa> parse_isa(const std::string& name);
 // vec_dot type (resized as needed). Rows are split across the pool's threads;
 // each output element is computed by one thread in a fixed order, so results
 // do not depend on the thread count.
+// Bytes of the scratch matmul needs for n_tokens rows of k (0 for F32 weights).
+size_t matmul_scratch_bytes(DType weight_type, int64_t k, int64_t n_tokens);
 void matmul(const Tensor& w, const float* x, int64_t n_tokens, float* y, int64_t ldy,
             std::vector<uint8_t>& scratch, ThreadPool& pool,
             const KernelTable& table = active());

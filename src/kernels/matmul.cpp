@@ -1,0 +1,91 @@
+// Y = X * W^T over the thread pool.
+//
+// Work split: the output (n_tokens x n_rows) is cut into tiles of
+// kTokenChunk tokens x row_chunk rows. Both chunk sizes depend only on the
+// shape, never on the thread count, and every output element is computed by
+// exactly one gemm call, so the result is bit-identical for any number of
+// threads. Tiles are numbered token-chunk-major so that consecutive tasks
+// reuse the same activation rows (cache) while streaming weight rows.
+#include <algorithm>
+
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+#include "kernels/kernels.h"
+#include "kernels/ref/ref.h"
+
+namespace ef::kernels {
+namespace {
+
+constexpr int64_t kRowGrain = 16;       // rows per chunk are a multiple of this
+constexpr int64_t kMaxRowChunks = 256;  // bounds per-task overhead on huge outputs
+constexpr int64_t kTokenChunk = 64;     // activation rows kept hot per tile
+
+size_t vec_row_bytes(DType type, int64_t k) {
+  const auto bytes = row_size_bytes(type, static_cast<uint64_t>(k));
+  return bytes ? static_cast<size_t>(*bytes) : 0;
+}
+
+}  // namespace
+
+size_t matmul_scratch_bytes(DType weight_type, int64_t k, int64_t n_tokens) {
+  const DType vt = active().for_type(weight_type).vec_dot_type;
+  if (vt == DType::F32) return 0;
+  return vec_row_bytes(vt, k) * static_cast<size_t>(std::max<int64_t>(0, n_tokens));
+}
+
+void matmul(const Tensor& w, const float* x, int64_t n_tokens, float* y, int64_t ldy,
+            std::vector<uint8_t>& scratch, ThreadPool& pool, const KernelTable& table) {
+  const int64_t k = w.ne[0];
+  const int64_t n_rows = w.rows();
+  if (n_tokens <= 0 || n_rows <= 0) return;
+
+  const TypeKernels& tk = table.for_type(w.type);
+  const DType vt = tk.vec_dot_type;
+
+  // 1. Activations -> vec_dot_type, once per token (not once per row).
+  const void* xq = x;
+  size_t x_row_bytes = static_cast<size_t>(k) * sizeof(float);
+  if (vt != DType::F32) {
+    x_row_bytes = vec_row_bytes(vt, k);
+    scratch.resize(x_row_bytes * static_cast<size_t>(n_tokens));
+    const FromFloatFn convert = table.for_type(vt).from_float;
+    uint8_t* dst = scratch.data();
+    if (n_tokens == 1) {
+      convert(x, dst, k);
+    } else {
+      pool.run(n_tokens, [&](int64_t t, int) {
+        convert(x + t * k, dst + static_cast<size_t>(t) * x_row_bytes, k);
+      });
+    }
+    xq = dst;
+  }
+
+  // 2. Tiles of the output.
+  const int64_t row_chunk =
+      kRowGrain * std::max<int64_t>(1, (n_rows + kRowGrain * kMaxRowChunks - 1) /
+                                           (kRowGrain * kMaxRowChunks));
+  const int64_t n_row_chunks = (n_rows + row_chunk - 1) / row_chunk;
+  const int64_t n_tok_chunks = (n_tokens + kTokenChunk - 1) / kTokenChunk;
+  const size_t w_row_bytes = w.nb[1];
+  const auto* xbytes = static_cast<const uint8_t*>(xq);
+
+  auto run_tile = [&](int64_t task, int) {
+    const int64_t tc = task / n_row_chunks;
+    const int64_t rc = task % n_row_chunks;
+    const int64_t r0 = rc * row_chunk;
+    const int64_t r1 = std::min(n_rows, r0 + row_chunk);
+    const int64_t t0 = tc * kTokenChunk;
+    const int64_t nt = std::min(n_tokens, t0 + kTokenChunk) - t0;
+    const void* xt = xbytes + static_cast<size_t>(t0) * x_row_bytes;
+    float* yt = y + t0 * ldy;
+    if (tk.gemm != nullptr) {
+      tk.gemm(k, w.data, w_row_bytes, r0, r1, xt, x_row_bytes, nt, yt, ldy);
+    } else {
+      ref::gemm_via_vec_dot(tk.vec_dot, k, w.data, w_row_bytes, r0, r1, xt, x_row_bytes, nt, yt,
+                            ldy);
+    }
+  };
+  pool.run(n_row_chunks * n_tok_chunks, run_tile);
+}
+
+}  // namespace ef::kernels

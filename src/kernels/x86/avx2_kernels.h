@@ -1,0 +1,32 @@
+// AVX2 + FMA + F16C kernels (defined in avx2_*.cpp, compiled with those
+// flags). Call only when cpu_features() reports all three.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ef::kernels::x86::avx2 {
+
+float vec_dot_f32(int64_t k, const void* w, const void* x);
+float vec_dot_f16(int64_t k, const void* w, const void* x);
+float vec_dot_bf16(int64_t k, const void* w, const void* x);
+float vec_dot_q8_0(int64_t k, const void* w, const void* x);
+float vec_dot_q4_0(int64_t k, const void* w, const void* x);
+
+void gemm_f32(int64_t k, const void* w, size_t w_row_bytes, int64_t row_begin, int64_t row_end,
+              const void* x, size_t x_row_bytes, int64_t n_tokens, float* y, int64_t ldy);
+void gemm_f16(int64_t k, const void* w, size_t w_row_bytes, int64_t row_begin, int64_t row_end,
+              const void* x, size_t x_row_bytes, int64_t n_tokens, float* y, int64_t ldy);
+void gemm_bf16(int64_t k, const void* w, size_t w_row_bytes, int64_t row_begin, int64_t row_end,
+               const void* x, size_t x_row_bytes, int64_t n_tokens, float* y, int64_t ldy);
+void gemm_q8_0(int64_t k, const void* w, size_t w_row_bytes, int64_t row_begin, int64_t row_end,
+               const void* x, size_t x_row_bytes, int64_t n_tokens, float* y, int64_t ldy);
+void gemm_q4_0(int64_t k, const void* w, size_t w_row_bytes, int64_t row_begin, int64_t row_end,
+               const void* x, size_t x_row_bytes, int64_t n_tokens, float* y, int64_t ldy);
+
+// Activation conversions, bit-identical to the scalar references.
+void f32_to_f16_row(const float* x, void* y, int64_t n);
+void f32_to_bf16_row(const float* x, void* y, int64_t n);
+void quantize_row_q8_0(const float* x, void* y, int64_t n);
+
+}  // namespace ef::kernels::x86::avx2

@@ -1,0 +1,20 @@
+// SentencePiece-style BPE over one text fragment (llama.cpp's
+// llm_tokenizer_spm_session): split into UTF-8 symbols, repeatedly merge the
+// adjacent pair whose concatenation is the highest-scoring vocabulary entry,
+// then emit each final symbol's id, or byte tokens for symbols that are not in
+// the vocabulary.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "tokenizer/vocab.h"
+
+namespace ef::tok {
+
+// Appends the tokens of `text` to `out`. `text` is already whitespace-escaped
+// (spaces replaced by U+2581) and may be any bytes, including invalid UTF-8.
+void spm_encode_fragment(const Vocab& vocab, std::string_view text, std::vector<int32_t>& out);
+
+}  // namespace ef::tok

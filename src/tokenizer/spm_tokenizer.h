@@ -1,0 +1,38 @@
+// The SentencePiece-style tokenizer (tokenizer.ggml.model = "llama").
+#pragma once
+
+#include <memory>
+
+#include "edgeformer/tokenizer.h"
+#include "tokenizer/vocab.h"
+
+namespace ef::tok {
+
+class SpmTokenizer final : public Tokenizer {
+ public:
+  explicit SpmTokenizer(Vocab vocab) : vocab_(std::move(vocab)) {}
+
+  std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const override;
+  using Tokenizer::token_to_piece;
+  std::string token_to_piece(int32_t id, bool special) const override;
+
+  int32_t n_vocab() const override { return vocab_.size(); }
+  int32_t bos_id() const override { return vocab_.bos; }
+  int32_t eos_id() const override { return vocab_.eos; }
+  int32_t unk_id() const override { return vocab_.unk; }
+  bool add_bos_default() const override { return vocab_.add_bos; }
+  bool add_eos_default() const override { return vocab_.add_eos; }
+  bool add_space_prefix() const override { return vocab_.add_space_prefix; }
+  bool is_end_of_generation(int32_t id) const override;
+  const std::string& token_text(int32_t id) const override;
+
+  const Vocab& vocab() const { return vocab_; }
+
+ private:
+  Vocab vocab_;
+};
+
+// Validates `spec` and builds a tokenizer (tests use hand-made specs).
+Result<std::unique_ptr<Tokenizer>> make_spm_tokenizer(VocabSpec spec);
+
+}  // namespace ef::tok

@@ -1,0 +1,101 @@
+// The vocabulary behind the SentencePiece-style ("llama") tokenizer.
+//
+// VocabSpec is the raw metadata exactly as a GGUF file states it
+// (tokenizer.ggml.*); build_spm_vocab validates it and derives everything the
+// tokenizer needs (per-token attributes, text -> id map, byte fallback table,
+// special-token list, end-of-generation set), applying llama.cpp's defaults
+// and fix-ups so that encoding is token-for-token identical to llama.cpp.
+// Tests build VocabSpecs by hand; Tokenizer::from_gguf fills one from a file.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "edgeformer/error.h"
+
+namespace ef::tok {
+
+// tokenizer.ggml.token_type values (llama.cpp's llama_token_type).
+enum class TokenType : int32_t {
+  undefined = 0,
+  normal = 1,
+  unknown = 2,
+  control = 3,
+  user_defined = 4,
+  unused = 5,
+  byte = 6,
+};
+
+// Per-token attribute bits (llama.cpp's llama_token_attr). A token can gain
+// bits beyond its type, e.g. a "<|im_end|>"-looking token is forced CONTROL.
+enum TokenAttr : uint32_t {
+  kAttrUndefined = 0,
+  kAttrUnknown = 1u << 0,
+  kAttrUnused = 1u << 1,
+  kAttrNormal = 1u << 2,
+  kAttrControl = 1u << 3,
+  kAttrUserDefined = 1u << 4,
+  kAttrByte = 1u << 5,
+  kAttrLstrip = 1u << 7,  // eat whitespace left of this special token
+  kAttrRstrip = 1u << 8,  // eat whitespace right of this special token
+};
+
+// Raw metadata. Absent optional keys are std::nullopt / empty vectors.
+struct VocabSpec {
+  std::string model = "llama";             // tokenizer.ggml.model
+  std::string name;                        // general.name (phi-3 special-token fix-up)
+  std::vector<std::string> tokens;         // tokenizer.ggml.tokens
+  std::vector<float> scores;               // tokenizer.ggml.scores (empty: all 0)
+  std::vector<int32_t> types;              // tokenizer.ggml.token_type (empty: all NORMAL)
+  std::optional<int64_t> bos_id, eos_id, unk_id, pad_id, eot_id, eom_id;
+  // tokenizer.ggml.fim_{pre,suf,mid,pad,rep,sep}_token_id (FIM markers).
+  std::array<std::optional<int64_t>, 6> fim_ids;
+  std::optional<bool> add_bos, add_eos, add_space_prefix;
+};
+
+class Vocab {
+ public:
+  Vocab() = default;
+  Vocab(Vocab&&) = default;
+  Vocab& operator=(Vocab&&) = default;
+  // Not copyable: `to_id` holds views into `text`.
+  Vocab(const Vocab&) = delete;
+  Vocab& operator=(const Vocab&) = delete;
+
+  int32_t size() const { return static_cast<int32_t>(text.size()); }
+  bool valid(int32_t id) const { return id >= 0 && id < size(); }
+  // Exact text -> id, or -1.
+  int32_t find(std::string_view s) const {
+    if (s.size() > max_token_len) return -1;
+    auto it = to_id.find(s);
+    return it == to_id.end() ? -1 : it->second;
+  }
+
+  std::vector<std::string> text;   // [n] vocabulary entries (U+2581 marks a space)
+  std::vector<float> score;        // [n] merge priority, higher merges first
+  std::vector<uint32_t> attr;      // [n] TokenAttr bits
+  std::vector<std::string> piece;  // [n] bytes each token stands for (special tokens verbatim)
+  std::unordered_map<std::string_view, int32_t> to_id;
+  size_t max_token_len = 0;
+
+  int32_t bos = -1, eos = -1, unk = -1, pad = -1, eot = -1, eom = -1;
+  bool add_bos = true, add_eos = false, add_space_prefix = true;
+
+  // byte_token[b]: token for raw byte b ("<0xXX>", else the 1-byte text), -1 if none.
+  std::array<int32_t, 256> byte_token{};
+  // CONTROL / USER_DEFINED / UNKNOWN tokens, longest text first (ties: lower id first).
+  std::vector<int32_t> special_tokens;
+  // Sorted ids that end generation.
+  std::vector<int32_t> eog;
+};
+
+// Validates `spec` and builds the vocabulary. Errors are Errc::format naming
+// the offending tokenizer.ggml.* key, or Errc::unsupported for other models.
+Result<Vocab> build_spm_vocab(VocabSpec spec);
+
+}  // namespace ef::tok
