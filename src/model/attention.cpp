@@ -1,0 +1,75 @@
+// Causal attention of one layer, per query head, as llama.cpp computes it
+// without flash attention:
+//   kq  = mul_mat(K, q)        q is first converted to the cache type (F16
+//                              for an F16 cache), then one dot per position
+//   kq  = soft_max_ext(kq, mask, scale)   scores * scale, masked, softmax
+//   kqv = mul_mat(V^T, kq)     probabilities converted to the cache type,
+//                              then one dot over positions per output dim
+// The dots use the kernels table's vec_dot of the cache type, the same
+// function family ggml's mul_mat uses, so rounding follows ggml's.
+#include "model/attention.h"
+
+#include <cmath>
+
+#include "core/fp16.h"
+#include "core/thread_pool.h"
+#include "edgeformer/model.h"
+#include "kernels/kernels.h"
+#include "kernels/ops.h"
+#include "model/llama_forward.h"
+#include "runtime/kv_cache.h"
+
+namespace ef {
+
+void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const float* q,
+               float* out, int64_t n, int64_t n_past, ForwardScratch& scratch, ThreadPool& pool,
+               const kernels::KernelTable& table) {
+  const int64_t hd = c.head_dim;
+  const int64_t q_dim = c.n_head * hd;
+  const int64_t group = c.n_head / c.n_head_kv;  // query heads per KV head
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const bool f16 = cache.type() == KvType::f16;
+  const kernels::VecDotFn dot = f16 ? table.f16.vec_dot : table.f32.vec_dot;
+  const size_t eb = cache.elem_bytes();
+
+  pool.run(n * c.n_head, [&](int64_t task, int thread) {
+    const int64_t t = task / c.n_head;  // token within the micro-batch
+    const int64_t h = task % c.n_head;  // query head
+    const int64_t kvh = h / group;      // shared KV head
+    const int64_t n_kv = n_past + t + 1;  // causal: positions [0, pos]
+    const float* qh = q + t * q_dim + h * hd;  // [hd]
+    float* oh = out + t * q_dim + h * hd;      // [hd]
+
+    // Per-thread scratch: scores [n_ctx] in F32; probabilities [n_ctx] and
+    // the query [hd] in F16.
+    float* scores = scratch.att_f32.as<float>() + static_cast<int64_t>(thread) * scratch.n_ctx;
+    uint16_t* half = scratch.att_f16.as<uint16_t>() +
+                     static_cast<int64_t>(thread) * (scratch.n_ctx + hd);
+    uint16_t* probs16 = half;
+    uint16_t* q16 = half + scratch.n_ctx;
+
+    // scores[p] = (k_p . q) * scale   for p in [0, n_kv)
+    const void* qv = qh;
+    if (f16) {
+      for (int64_t i = 0; i < hd; ++i) q16[i] = fp32_to_fp16(qh[i]);
+      qv = q16;
+    }
+    for (int64_t p = 0; p < n_kv; ++p) {
+      const char* k = static_cast<const char*>(cache.k_row(il, p)) + kvh * hd * eb;
+      scores[p] = dot(hd, k, qv) * scale;
+    }
+    ops::softmax(scores, n_kv);
+
+    // out[d] = sum_p probs[p] * v_p[d]  as one dot over positions per dim.
+    const void* pv = scores;
+    if (f16) {
+      for (int64_t p = 0; p < n_kv; ++p) probs16[p] = fp32_to_fp16(scores[p]);
+      pv = probs16;
+    }
+    for (int64_t d = 0; d < hd; ++d) {
+      oh[d] = dot(n_kv, cache.v_row(il, kvh * hd + d), pv);
+    }
+  });
+}
+
+}  // namespace ef

@@ -1,0 +1,25 @@
+// Causal multi-head attention against the KV cache (GQA/MQA aware).
+#pragma once
+
+#include <cstdint>
+
+namespace ef {
+class KvCache;
+class ThreadPool;
+struct ForwardScratch;
+struct ModelConfig;
+namespace kernels {
+struct KernelTable;
+}
+
+// q:   [n][n_head * head_dim] rotated queries of tokens at positions n_past + t
+// out: [n][n_head * head_dim] softmax(q k^T / sqrt(head_dim)) v per head
+// The keys/values of positions [0, n_past + n) of layer `il` must already be
+// in the cache. Query head h reads KV head h / (n_head / n_head_kv).
+// One task per (token, head); each output is written by exactly one task and
+// depends only on its own query and the cache, never on the batch.
+void attention(const ModelConfig& config, const KvCache& cache, int64_t il, const float* q,
+               float* out, int64_t n, int64_t n_past, ForwardScratch& scratch, ThreadPool& pool,
+               const kernels::KernelTable& table);
+
+}  // namespace ef

@@ -1,0 +1,165 @@
+// The llama forward pass, read top to bottom (after llama.cpp's llama graph):
+//
+//   x = token_embd[tokens]
+//   for each layer:
+//     xb = rmsnorm(x) * attn_norm
+//     q, k, v = xb Wq^T, xb Wk^T, xb Wv^T ; rope(q), rope(k)
+//     cache[pos] = k, v
+//     x += attention(q, cache) Wo^T
+//     xb = rmsnorm(x) * ffn_norm
+//     x += (silu(xb Wgate^T) * (xb Wup^T)) Wdown^T
+//   logits = (rmsnorm(x) * output_norm) Wout^T   (only rows that need them)
+//
+// Shapes: n tokens per micro-batch; rows are tokens, row-major.
+// Every matrix product goes through kernels::matmul (threaded over output
+// rows); row ops are threaded over tokens; attention over (token, head).
+#include "model/llama_forward.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/checked.h"
+#include "core/thread_pool.h"
+#include "kernels/kernels.h"
+#include "kernels/ops.h"
+#include "model/attention.h"
+#include "model/llama_weights.h"
+#include "runtime/kv_cache.h"
+
+namespace ef {
+namespace {
+
+Status alloc_floats(Buffer& b, int64_t rows, int64_t cols, const char* what) {
+  auto elems = checked_mul(static_cast<uint64_t>(rows), static_cast<uint64_t>(cols));
+  auto bytes = elems ? checked_mul(*elems, sizeof(float)) : std::nullopt;
+  if (!bytes) {
+    return make_error(Errc::out_of_range, std::string("scratch size overflows: ") + what,
+                      "ForwardScratch", "use a smaller n_ubatch or n_ctx");
+  }
+  EF_ASSIGN_OR_RETURN(b, Buffer::allocate(static_cast<size_t>(*bytes)));
+  return Status::success();
+}
+
+// Runs fn(t) for every token row t in [0, n), one row per task.
+template <class Fn>
+void for_rows(ThreadPool& pool, int64_t n, Fn&& fn) {
+  pool.run(n, [&](int64_t t, int) { fn(t); });
+}
+
+}  // namespace
+
+Result<ForwardScratch> ForwardScratch::create(const ModelConfig& c, int64_t n_ubatch,
+                                              int64_t n_ctx, int n_threads) {
+  ForwardScratch s;
+  s.n_ubatch = n_ubatch;
+  s.n_ctx = n_ctx;
+  s.n_threads = std::max(1, n_threads);
+  const int64_t q_dim = c.n_head * c.head_dim;
+  const int64_t kv_dim = c.n_head_kv * c.head_dim;
+  EF_TRY(alloc_floats(s.x, n_ubatch, c.n_embd, "x"));
+  EF_TRY(alloc_floats(s.xb, n_ubatch, c.n_embd, "xb"));
+  EF_TRY(alloc_floats(s.q, n_ubatch, q_dim, "q"));
+  EF_TRY(alloc_floats(s.k, n_ubatch, kv_dim, "k"));
+  EF_TRY(alloc_floats(s.v, n_ubatch, kv_dim, "v"));
+  EF_TRY(alloc_floats(s.att, n_ubatch, q_dim, "att"));
+  EF_TRY(alloc_floats(s.proj, n_ubatch, c.n_embd, "proj"));
+  EF_TRY(alloc_floats(s.gate, n_ubatch, c.n_ff, "gate"));
+  EF_TRY(alloc_floats(s.up, n_ubatch, c.n_ff, "up"));
+  EF_TRY(alloc_floats(s.att_f32, s.n_threads, n_ctx, "attention scores"));
+  // F16 half of the attention scratch: [n_threads][n_ctx + head_dim] uint16.
+  EF_TRY(alloc_floats(s.att_f16, s.n_threads, (n_ctx + c.head_dim + 1) / 2, "attention f16"));
+  // The widest activation converted for a matmul is n_ubatch x max(n_embd,
+  // n_ff, q_dim) floats (F32 is the largest vec_dot type); reserve it now.
+  const int64_t widest = std::max({c.n_embd, c.n_ff, q_dim});
+  s.matmul_scratch.reserve(static_cast<size_t>(n_ubatch * widest) * sizeof(float));
+  return s;
+}
+
+uint64_t ForwardScratch::bytes() const {
+  return x.size_bytes() + xb.size_bytes() + q.size_bytes() + k.size_bytes() + v.size_bytes() +
+         att.size_bytes() + proj.size_bytes() + gate.size_bytes() + up.size_bytes() +
+         att_f32.size_bytes() + att_f16.size_bytes() + matmul_scratch.capacity();
+}
+
+void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
+                   ForwardScratch& s, ThreadPool& pool, const int32_t* tokens, int64_t n,
+                   int64_t n_past, int64_t out_begin, float* logits) {
+  const kernels::KernelTable& kt = kernels::active();
+  const int64_t n_embd = c.n_embd;
+  const int64_t q_dim = c.n_head * c.head_dim;
+  const int64_t kv_dim = c.n_head_kv * c.head_dim;
+  const int64_t n_ff = c.n_ff;
+  float* x = s.x.as<float>();        // [n][n_embd]
+  float* xb = s.xb.as<float>();      // [n][n_embd]
+  float* q = s.q.as<float>();        // [n][q_dim]
+  float* k = s.k.as<float>();        // [n][kv_dim]
+  float* v = s.v.as<float>();        // [n][kv_dim]
+  float* att = s.att.as<float>();    // [n][q_dim]
+  float* proj = s.proj.as<float>();  // [n][n_embd]
+  float* gate = s.gate.as<float>();  // [n][n_ff]
+  float* up = s.up.as<float>();      // [n][n_ff]
+  auto& mm = s.matmul_scratch;
+
+  // x[t] = token_embd[tokens[t]]   (dequantized row: [n_embd])
+  const kernels::ToFloatFn embd_to_float = kt.for_type(w.token_embd.type).to_float;
+  for (int64_t t = 0; t < n; ++t) {
+    embd_to_float(w.token_embd.row<const void>(tokens[t]), x + t * n_embd, n_embd);
+  }
+
+  for (int64_t il = 0; il < c.n_layer; ++il) {
+    const LlamaLayer& L = w.layers[static_cast<size_t>(il)];
+
+    // ---- attention block ----
+    // xb = rmsnorm(x) * attn_norm                        [n][n_embd]
+    for_rows(pool, n, [&](int64_t t) {
+      ops::rmsnorm(xb + t * n_embd, x + t * n_embd, L.attn_norm.row<const float>(0), n_embd,
+                   c.rms_eps);
+    });
+    // q = xb Wq^T [n][q_dim];  k = xb Wk^T, v = xb Wv^T [n][kv_dim]
+    kernels::matmul(L.attn_q, xb, n, q, q_dim, mm, pool, kt);
+    kernels::matmul(L.attn_k, xb, n, k, kv_dim, mm, pool, kt);
+    kernels::matmul(L.attn_v, xb, n, v, kv_dim, mm, pool, kt);
+    // rotate q and k by their absolute positions
+    for_rows(pool, n, [&](int64_t t) {
+      ops::rope(q + t * q_dim, c.n_head, c.head_dim, c.n_rot, n_past + t, c.rope_freq_base);
+      ops::rope(k + t * kv_dim, c.n_head_kv, c.head_dim, c.n_rot, n_past + t, c.rope_freq_base);
+    });
+    // cache[il][n_past + t] = k[t], v[t]
+    for (int64_t t = 0; t < n; ++t) cache.store(il, n_past + t, k + t * kv_dim, v + t * kv_dim);
+    // att = softmax(q k^T / sqrt(head_dim)) v per head      [n][q_dim]
+    attention(c, cache, il, q, att, n, n_past, s, pool, kt);
+    // x += att Wo^T                                          [n][n_embd]
+    kernels::matmul(L.attn_output, att, n, proj, n_embd, mm, pool, kt);
+    ops::add(x, proj, n * n_embd);
+
+    // ---- feed-forward block ----
+    // xb = rmsnorm(x) * ffn_norm                             [n][n_embd]
+    for_rows(pool, n, [&](int64_t t) {
+      ops::rmsnorm(xb + t * n_embd, x + t * n_embd, L.ffn_norm.row<const float>(0), n_embd,
+                   c.rms_eps);
+    });
+    // gate = xb Wgate^T, up = xb Wup^T                       [n][n_ff]
+    kernels::matmul(L.ffn_up, xb, n, up, n_ff, mm, pool, kt);
+    kernels::matmul(L.ffn_gate, xb, n, gate, n_ff, mm, pool, kt);
+    // gate = silu(gate) * up                                 [n][n_ff]
+    for_rows(pool, n, [&](int64_t t) {
+      ops::swiglu(gate + t * n_ff, gate + t * n_ff, up + t * n_ff, n_ff);
+    });
+    // x += gate Wdown^T                                      [n][n_embd]
+    kernels::matmul(L.ffn_down, gate, n, proj, n_embd, mm, pool, kt);
+    ops::add(x, proj, n * n_embd);
+  }
+
+  // ---- output: only the rows whose logits are requested ----
+  const int64_t n_out = n - out_begin;
+  if (n_out <= 0) return;
+  // xb[r] = rmsnorm(x[out_begin + r]) * output_norm         [n_out][n_embd]
+  for_rows(pool, n_out, [&](int64_t r) {
+    ops::rmsnorm(xb + r * n_embd, x + (out_begin + r) * n_embd, w.output_norm.row<const float>(0),
+                 n_embd, c.rms_eps);
+  });
+  // logits = xb Wout^T                                       [n_out][n_vocab]
+  kernels::matmul(w.output, xb, n_out, logits, c.n_vocab, mm, pool, kt);
+}
+
+}  // namespace ef

@@ -1,0 +1,56 @@
+// The llama forward pass over one micro-batch, computed as llama.cpp's CPU
+// backend computes it (see llama_forward.cpp).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/memory.h"
+#include "edgeformer/error.h"
+#include "edgeformer/model.h"
+
+namespace ef {
+class KvCache;
+class ThreadPool;
+struct LlamaWeights;
+
+// Activations of one micro-batch plus per-thread attention scratch.
+// Allocated once per session (sized by n_ubatch, n_ctx and the thread count)
+// so the forward pass itself never allocates.
+struct ForwardScratch {
+  int64_t n_ubatch = 0;
+  int64_t n_ctx = 0;
+  int n_threads = 0;
+  Buffer x;        // [n_ubatch][n_embd]  residual stream
+  Buffer xb;       // [n_ubatch][n_embd]  normed input of a sub-block
+  Buffer q;        // [n_ubatch][n_head * head_dim]
+  Buffer k;        // [n_ubatch][n_head_kv * head_dim]
+  Buffer v;        // [n_ubatch][n_head_kv * head_dim]
+  Buffer att;      // [n_ubatch][n_head * head_dim]  attention output
+  Buffer proj;     // [n_ubatch][n_embd]  attn_output / ffn_down result
+  Buffer gate;     // [n_ubatch][n_ff]
+  Buffer up;       // [n_ubatch][n_ff]
+  Buffer att_f32;  // [n_threads][n_ctx]  scores / probabilities of one query
+  Buffer att_f16;  // [n_threads][n_ctx + head_dim]  probabilities and query in F16
+  std::vector<uint8_t> matmul_scratch;  // activations converted to vec_dot types
+
+  static Result<ForwardScratch> create(const ModelConfig& config, int64_t n_ubatch,
+                                       int64_t n_ctx, int n_threads);
+  uint64_t bytes() const;
+};
+
+// Runs tokens[0, n) at positions n_past .. n_past + n - 1 (n <= n_ubatch,
+// n_past + n <= cache n_ctx; token ids already validated), appending their
+// keys and values to `cache`. Logits of tokens [out_begin, n) are written to
+// `logits` as (n - out_begin) rows of n_vocab floats; out_begin == n computes
+// none (the final norm and output projection are skipped).
+//
+// Deterministic: every output element is computed by one thread in a fixed
+// order, and each token's computation does not depend on which other tokens
+// share its micro-batch, so logits are bit-identical for any thread count and
+// any split of a prompt into micro-batches.
+void llama_forward(const ModelConfig& config, const LlamaWeights& weights, KvCache& cache,
+                   ForwardScratch& scratch, ThreadPool& pool, const int32_t* tokens, int64_t n,
+                   int64_t n_past, int64_t out_begin, float* logits);
+
+}  // namespace ef

@@ -1,0 +1,71 @@
+// Model::load: map the GGUF file, read and validate the hyper-parameters,
+// build the tokenizer, then bind and check every weight tensor. Nothing is
+// copied: weights stay in the mapping.
+#include "edgeformer/model.h"
+
+#include <cctype>
+#include <map>
+
+#include "edgeformer/tokenizer.h"
+#include "io/gguf.h"
+#include "model/llama_weights.h"
+
+namespace ef {
+
+Model::~Model() = default;
+
+Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
+  EF_ASSIGN_OR_RETURN(std::unique_ptr<gguf::File> file, gguf::File::open(path));
+  EF_ASSIGN_OR_RETURN(ModelConfig config, ModelConfig::from_gguf(*file));
+  EF_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, Tokenizer::from_gguf(*file));
+  if (tokenizer->n_vocab() != config.n_vocab) {
+    return make_error(Errc::format,
+                      "the tokenizer has " + std::to_string(tokenizer->n_vocab()) +
+                          " tokens but token_embd.weight has " + std::to_string(config.n_vocab) +
+                          " rows",
+                      path, "the vocabulary and the model do not belong together");
+  }
+  EF_ASSIGN_OR_RETURN(LlamaWeights weights, LlamaWeights::bind(*file, config));
+
+  std::unique_ptr<Model> model(new Model());
+  model->config_ = config;
+  model->file_ = std::move(file);
+  model->tokenizer_ = std::move(tokenizer);
+  model->weights_ = std::make_unique<LlamaWeights>(std::move(weights));
+  return model;
+}
+
+uint64_t Model::weight_bytes() const {
+  uint64_t total = 0;
+  for (const auto& t : file_->tensors()) total += t.size_bytes;
+  return total;
+}
+
+uint64_t Model::n_params() const {
+  uint64_t total = 0;
+  for (const auto& t : file_->tensors()) {
+    total += static_cast<uint64_t>(t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3]);
+  }
+  return total;
+}
+
+std::string Model::type_summary() const {
+  // The type holding most elements among the matrices (norms are always F32).
+  std::map<std::string, uint64_t> elements;
+  for (const auto& t : file_->tensors()) {
+    if (t.ne[1] <= 1) continue;
+    elements[ggml_type_name(t.ggml_type)] += static_cast<uint64_t>(t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3]);
+  }
+  std::string best = "F32";
+  uint64_t best_n = 0;
+  for (const auto& [name, n] : elements) {
+    if (n > best_n) {
+      best = name;
+      best_n = n;
+    }
+  }
+  for (char& ch : best) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return best;
+}
+
+}  // namespace ef

@@ -1,0 +1,50 @@
+// A factory for small random llama models, written as real GGUF files.
+// Used by tests (a model whose file and behaviour we control) and by the CLI
+// command `init-model` (the starting point for training).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "edgeformer/error.h"
+
+namespace ef {
+
+struct TinyModelSpec {
+  int64_t n_embd = 64;
+  int64_t n_layer = 2;
+  int64_t n_head = 4;
+  int64_t n_head_kv = 2;
+  int64_t n_ff = 128;
+  int64_t n_ctx = 256;            // llama.context_length
+  float rope_freq_base = 10000.0f;
+  float rms_eps = 1e-5f;
+  DType weight_type = DType::F32;  // matrices; norms are always F32
+  uint64_t seed = 42;
+  bool tied_output = false;        // no output.weight: reuse token_embd
+  // GGUF to copy the tokenizer.* keys (and vocabulary) from; empty = the
+  // synthetic SentencePiece-style vocabulary below.
+  std::string vocab_path;
+  int n_vocab_synthetic = 512;     // >= 259 + 64
+};
+
+// The synthetic vocabulary: <unk>=0 (UNKNOWN), <s>=1, </s>=2 (CONTROL), the
+// 256 byte tokens <0x00>..<0xFF> (BYTE), then NORMAL pieces ("▁", letters,
+// "▁the", common English words with and without the ▁ prefix and the
+// prefixes needed to build them by merges, ...) with descending scores.
+struct SyntheticVocab {
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<int32_t> token_types;  // llama.cpp's: 1 normal, 2 unknown, 3 control, 6 byte
+};
+Result<SyntheticVocab> make_synthetic_vocab(int n_vocab);
+
+// Writes a llama GGUF with seeded random weights (std::mt19937_64 and a
+// Box-Muller transform written here, so a seed gives the same file on every
+// platform): matrices ~ N(0, 1/fan_in), norm weights ~ 1 + N(0, 0.1^2),
+// quantized to spec.weight_type with the kernels' from_float.
+Status write_tiny_llama(const std::string& path, const TinyModelSpec& spec);
+
+}  // namespace ef
