@@ -304,7 +304,9 @@ std::vector<std::vector<double>> forward(const Weights& w, std::span<const int32
         for (size_t s = 0; s <= t; ++s) {
           double dot = 0.0;
           for (int64_t i = 0; i < hd; ++i) {
-            dot += q[t][static_cast<size_t>(hq * hd + i)] * k[s][static_cast<size_t>(hk * hd + i)];
+            double qi = q[t][static_cast<size_t>(hq * hd + i)];
+            if (options.attn_f16_operands) qi = round_half(qi);
+            dot += qi * k[s][static_cast<size_t>(hk * hd + i)];
           }
           score[s] = dot * kq_scale;
           max_score = std::max(max_score, score[s]);
@@ -315,7 +317,8 @@ std::vector<std::vector<double>> forward(const Weights& w, std::span<const int32
           sum += sc;
         }
         for (size_t s = 0; s <= t; ++s) {
-          const double p = score[s] / sum;
+          double p = score[s] / sum;
+          if (options.attn_f16_operands) p = round_half(p);
           for (int64_t i = 0; i < hd; ++i) {
             attn[static_cast<size_t>(hq * hd + i)] += p * v[s][static_cast<size_t>(hk * hd + i)];
           }

@@ -82,6 +82,9 @@ struct Options {
   bool round_activations = false;
   // Round K (after RoPE) and V to half, as stored in an F16 KV cache.
   bool kv_f16 = false;
+  // Round Q and the softmax probabilities to half in attention, as ggml's
+  // mul_mat converts them to the F16 cache's vec_dot type (K.Q and V.P).
+  bool attn_f16_operands = false;
 };
 
 // Logits for every position of `tokens` (starting at position 0):
