@@ -29,14 +29,19 @@
 //      F32 weights, f32 KV cache : 1e-4  [8e-7]
 //      F32 weights, f16 KV cache : 5e-4  [6e-5]
 //      F16 weights               : 3e-3  [5e-4]
-//      BF16 / Q8_0 / Q4_0        : 1e-2  [3e-3 BF16, 1.3e-7 Q8_0/Q4_0]
-//    What remains is rounding-boundary sensitivity: an activation that lands
+//      BF16                      : 1e-2  [3e-3]
+//      Q8_0 / Q4_0               : 5e-2  [1.3e-7 at 32 tokens; 2e-2 at 120]
+//    and at least half of the positions must match it to 1e-4 ("clean"; all
+//    types but F16). What remains is rounding-boundary sensitivity: an activation that lands
 //    within float noise of a rounding midpoint rounds differently in float
 //    (engine) and double (reference). Perturbing the emulated reference's
 //    activations by 1e-7..1e-6 relative moves its logits by 5e-4..8e-4 (F16),
 //    up to 3.8e-3 (BF16), 1.3e-3 (Q8_0) and 4e-3 (Q4_0), which sizes these
-//    tolerances; an engine bug (wrong rope pairing, head mapping, scale,
-//    norm, ...) shows up as errors of order 1e-1 or more.
+//    tolerances. Float noise grows with position (longer attention sums), so
+//    at 120 tokens one Q8_0 step flips at ~1 position in 6 (each ~1e-2 of
+//    max |logit|, up to 2e-2 observed) while the others match to ~1e-7. An
+//    engine bug (wrong rope pairing, head mapping, scale, norm, ...) shows up
+//    at most positions and with errors of order 1e-1 or more.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -63,6 +68,7 @@ struct Case {
   KvType kv;
   double tol;
   double tol_emulated;
+  size_t n_tokens = 32;
 };
 
 // A fixed token sequence over the vocabulary (test-local LCG, no std:: distributions).
@@ -83,7 +89,11 @@ struct Comparison {
   double worst_engine = 0, worst_ref = 0;
   int64_t argmax_mismatch = 0;
   int64_t argmax_not_near_tie = 0;
+  int64_t clean_positions = 0;  // positions with rel_t <= kCleanRel
 };
+
+// A position counts as clean when it matches to float accuracy.
+constexpr double kCleanRel = 1e-4;
 
 int64_t argmax(const float* v, int64_t n) {
   return std::max_element(v, v + n) - v;
@@ -110,6 +120,11 @@ Comparison compare(std::span<const float> engine, const std::vector<std::vector<
         c.worst_ref = ref_v;
       }
     }
+    double rel_t = 0;
+    for (int64_t v = 0; v < n_vocab; ++v) {
+      rel_t = std::max(rel_t, std::fabs(e[v] - ref[t][static_cast<size_t>(v)]) / max_abs_ref);
+    }
+    if (rel_t <= kCleanRel) ++c.clean_positions;
     const int64_t ae = argmax(e, n_vocab), ar = argmax(ref[t]);
     if (ae != ar) {
       ++c.argmax_mismatch;
@@ -149,11 +164,11 @@ void run_case(const Case& k) {
   ASSERT_EQ(w.n_head_kv, k.n_head_kv);
   ASSERT_EQ(model.value()->config().n_vocab, w.n_vocab);
 
-  const auto tokens = test_tokens(32, static_cast<int32_t>(w.n_vocab), 7);
+  const auto tokens = test_tokens(k.n_tokens, static_cast<int32_t>(w.n_vocab), 7);
   const auto ref = naive::forward(w, tokens);
 
   SessionOptions so;
-  so.n_ctx = 64;
+  so.n_ctx = 128;
   so.n_threads = 2;
   so.kv_type = k.kv;
   so.n_ubatch = 512;
@@ -169,12 +184,21 @@ void run_case(const Case& k) {
   emul.attn_f16_operands = k.kv == KvType::f16;
   const auto ref_emul = naive::forward(w, tokens, emul);
   const Comparison ce = compare(logits.value(), ref_emul, w.n_vocab, k.tol_emulated);
-  std::printf("[ref] %-16s %-7s vs emulated-rounding reference: max rel err %.3e (pos %lld)\n",
+  std::printf("[ref] %-16s %-7s vs emulated-rounding reference: max rel err %.3e (pos %lld), "
+              "clean positions %lld/%zu\n",
               k.name, kernels::isa_name(kernels::active().isa), ce.max_rel,
-              static_cast<long long>(ce.worst_pos));
+              static_cast<long long>(ce.worst_pos), static_cast<long long>(ce.clean_positions),
+              tokens.size());
   EXPECT_LE(ce.max_rel, k.tol_emulated)
       << "vs emulated-rounding reference, worst at position " << ce.worst_pos << ", token "
       << ce.worst_vocab << ": engine " << ce.worst_engine << " vs reference " << ce.worst_ref;
+  // Rounding flips are rare events that hit some positions; a bug hits most.
+  // Half-precision activations (F16 weights) flip at most positions (finest
+  // grid, see above), so the rule is for the other types only.
+  if (k.type != DType::F16) {
+    EXPECT_GE(ce.clean_positions * 2, static_cast<int64_t>(tokens.size()))
+        << "most positions should match the emulated reference to " << kCleanRel;
+  }
 
   const Comparison c = compare(logits.value(), ref, w.n_vocab, k.tol);
   std::printf("[ref] %-16s %-7s vs pure reference: max rel err %.3e (pos %lld vocab %lld: engine %.6f ref %.6f), "
@@ -208,10 +232,19 @@ TEST(ModelReference, F32MqaKvF16) { run_case({"f32_mqa_kvf16", 4, 1, false, DTyp
 
 TEST(ModelReference, F16Weights) { run_case({"f16_gqa", 4, 2, false, DType::F16, KvType::f32, 5e-3, 3e-3}); }
 TEST(ModelReference, Bf16Weights) { run_case({"bf16_gqa", 4, 2, false, DType::BF16, KvType::f32, 3e-2, 1e-2}); }
-TEST(ModelReference, Q8_0Weights) { run_case({"q8_0_gqa", 4, 2, false, DType::Q8_0, KvType::f32, 1e-1, 1e-2}); }
-TEST(ModelReference, Q4_0Weights) { run_case({"q4_0_gqa", 4, 2, false, DType::Q4_0, KvType::f32, 1e-1, 1e-2}); }
-TEST(ModelReference, Q8_0TiedKvF16) { run_case({"q8_0_mqa_tied", 4, 1, true, DType::Q8_0, KvType::f16, 1e-1, 1e-2}); }
-TEST(ModelReference, Q4_0TiedKvF16) { run_case({"q4_0_mha_tied", 4, 4, true, DType::Q4_0, KvType::f16, 1e-1, 1e-2}); }
+TEST(ModelReference, Q8_0Weights) { run_case({"q8_0_gqa", 4, 2, false, DType::Q8_0, KvType::f32, 1e-1, 5e-2}); }
+TEST(ModelReference, Q4_0Weights) { run_case({"q4_0_gqa", 4, 2, false, DType::Q4_0, KvType::f32, 1e-1, 5e-2}); }
+TEST(ModelReference, Q8_0TiedKvF16) { run_case({"q8_0_mqa_tied", 4, 1, true, DType::Q8_0, KvType::f16, 1e-1, 5e-2}); }
+TEST(ModelReference, Q4_0TiedKvF16) { run_case({"q4_0_mha_tied", 4, 4, true, DType::Q4_0, KvType::f16, 1e-1, 5e-2}); }
+
+// Positions up to 119: RoPE angles up to ~119 rad, where float angle
+// computation drifts most from the double reference.
+TEST(ModelReference, F32LongSequence) {
+  run_case({"f32_gqa_long", 4, 2, false, DType::F32, KvType::f32, 1e-4, 1e-4, 120});
+}
+TEST(ModelReference, Q8_0LongSequenceKvF16) {
+  run_case({"q8_0_gqa_long", 4, 2, true, DType::Q8_0, KvType::f16, 1e-1, 5e-2, 120});
+}
 
 // Every kernel ISA this machine has gives the reference (the run above uses
 // the default, best one).
@@ -221,8 +254,8 @@ TEST(ModelReference, EveryIsa) {
     SCOPED_TRACE(kernels::isa_name(isa));
     ASSERT_TRUE(kernels::select_isa(isa).ok());
     run_case({"isa_f32_gqa", 4, 2, false, DType::F32, KvType::f32, 1e-4, 1e-4});
-    run_case({"isa_q4_0_kvf16", 4, 2, true, DType::Q4_0, KvType::f16, 1e-1, 1e-2});
-    run_case({"isa_q8_0_mqa", 4, 1, false, DType::Q8_0, KvType::f32, 1e-1, 1e-2});
+    run_case({"isa_q4_0_kvf16", 4, 2, true, DType::Q4_0, KvType::f16, 1e-1, 5e-2});
+    run_case({"isa_q8_0_mqa", 4, 1, false, DType::Q8_0, KvType::f32, 1e-1, 5e-2});
     run_case({"isa_bf16_kvf16", 4, 4, false, DType::BF16, KvType::f16, 3e-2, 1e-2});
     run_case({"isa_f16_mqa", 4, 1, true, DType::F16, KvType::f32, 5e-3, 3e-3});
   }

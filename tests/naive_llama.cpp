@@ -191,11 +191,20 @@ std::vector<double> rmsnorm(const std::vector<double>& x, const std::vector<doub
 
 // ggml's NORM rope on one head of `head_dim` values at `offset` in v:
 // pair (2i, 2i+1), 2i < n_rot, rotated by theta = pos * base^(-2i / n_rot).
-void rope(std::vector<double>& v, int64_t offset, int64_t n_rot, int64_t pos, double base) {
+void rope(std::vector<double>& v, int64_t offset, int64_t n_rot, int64_t pos, double base,
+          bool float_angles) {
+  // ggml's float angle recurrence: theta_0 = pos, theta_{i+1} = theta_i * base^(-2/n_rot).
+  const float theta_scale = std::pow(static_cast<float>(base), -2.0f / static_cast<float>(n_rot));
+  float theta_f = static_cast<float>(pos);
   for (int64_t i = 0; 2 * i < n_rot; ++i) {
-    const double theta =
+    double theta =
         static_cast<double>(pos) * std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(n_rot));
-    const double c = std::cos(theta), s = std::sin(theta);
+    double c = std::cos(theta), s = std::sin(theta);
+    if (float_angles) {
+      c = std::cos(theta_f);
+      s = std::sin(theta_f);
+      theta_f *= theta_scale;
+    }
     double& a = v[static_cast<size_t>(offset + 2 * i)];
     double& b = v[static_cast<size_t>(offset + 2 * i + 1)];
     const double a0 = a, b0 = b;
@@ -287,8 +296,8 @@ std::vector<std::vector<double>> forward(const Weights& w, std::span<const int32
       k[t] = matvec(L.wk, h, rnd);
       v[t] = matvec(L.wv, h, rnd);
       const auto pos = static_cast<int64_t>(t);
-      for (int64_t hq = 0; hq < w.n_head; ++hq) rope(q[t], hq * hd, w.n_rot, pos, w.rope_freq_base);
-      for (int64_t hk = 0; hk < w.n_head_kv; ++hk) rope(k[t], hk * hd, w.n_rot, pos, w.rope_freq_base);
+      for (int64_t hq = 0; hq < w.n_head; ++hq) rope(q[t], hq * hd, w.n_rot, pos, w.rope_freq_base, options.rope_float_angles);
+      for (int64_t hk = 0; hk < w.n_head_kv; ++hk) rope(k[t], hk * hd, w.n_rot, pos, w.rope_freq_base, options.rope_float_angles);
       if (options.kv_f16) {
         for (double& e : k[t]) e = round_half(e);
         for (double& e : v[t]) e = round_half(e);

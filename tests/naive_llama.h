@@ -85,6 +85,10 @@ struct Options {
   // Round Q and the softmax probabilities to half in attention, as ggml's
   // mul_mat converts them to the F16 cache's vec_dot type (K.Q and V.P).
   bool attn_f16_operands = false;
+  // RoPE angles as ggml computes them in float: theta = pos, then
+  // theta *= base^(-2/n_rot) per pair (cosf/sinf of that float angle).
+  // The float recurrence drifts ~1e-7 relative per step, i.e. ~1e-5 rad at pos 100.
+  bool rope_float_angles = false;
 };
 
 // Logits for every position of `tokens` (starting at position 0):
