@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "io/gguf.h"
 
@@ -20,6 +21,8 @@ void touch(const void* p, size_t n) {
 
 void exercise(const ef::gguf::File& f) {
   for (const auto& kv : f.metadata()) {
+    const std::string shown = ef::gguf::format_value(kv.value, 4);
+    touch(shown.data(), shown.size());
     (void)f.get_int(kv.key);
     (void)f.get_u32(kv.key);
     (void)f.get_f32(kv.key);

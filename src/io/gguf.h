@@ -55,6 +55,11 @@ struct Value {
   const uint8_t* array_data = nullptr;          // array of numbers, raw
 };
 
+// Human-readable rendering for listings (`edgeformer info`): numbers in full,
+// strings quoted (long ones cut), arrays as `[count x type: a, b, ...]` with at
+// most `max_elems` elements shown.
+std::string format_value(const Value& v, size_t max_elems = 8);
+
 struct KeyValue {
   std::string key;
   Value value;
@@ -165,6 +170,11 @@ class Writer {
   // Adds a tensor; data is copied. ne[0] must be a multiple of the block size.
   Status add_tensor(std::string name, DType type, std::vector<int64_t> ne,
                     std::span<const uint8_t> data);
+  // Same, without copying: `data` must stay valid until the last write() /
+  // to_bytes() (e.g. a view into a mapped source File). Saves a full copy of
+  // the model when re-writing large files.
+  Status add_tensor_view(std::string name, DType type, std::vector<int64_t> ne,
+                         std::span<const uint8_t> data);
 
   // Serialises to `path` atomically.
   Status write(const std::string& path) const;
@@ -190,8 +200,15 @@ class Writer {
     std::string name;
     DType type = DType::F32;
     std::vector<int64_t> ne;
-    std::vector<uint8_t> data;
+    std::vector<uint8_t> owned;     // add_tensor: a copy of the bytes
+    std::span<const uint8_t> data;  // add_tensor_view: the caller's bytes
+    // Tensors always have >= 1 element, so an empty `owned` means a view.
+    std::span<const uint8_t> bytes() const {
+      return owned.empty() ? data : std::span<const uint8_t>(owned);
+    }
   };
+  Status check_tensor(const std::string& name, DType type, const std::vector<int64_t>& ne,
+                      size_t data_bytes) const;
   // Byte destination for serialize(): appends to memory or to a file.
   using PutFn = std::function<bool(const void* data, size_t size)>;
 

@@ -3,6 +3,7 @@
 // e.g. "tokenizer.ggml.scores: expected array of f32, got array of u8 (offset 812)".
 #include <cfloat>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 
@@ -117,6 +118,151 @@ const char* value_type_name(ValueType t) {
       return "f64";
   }
   return "invalid";
+}
+
+namespace {
+
+std::string quote(std::string_view s, size_t max_chars) {
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size() && i < max_chars; ++i) {
+    const unsigned char ch = static_cast<unsigned char>(s[i]);
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += static_cast<char>(ch);
+    } else if (ch < 0x20 || ch == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", ch);
+      out += buf;
+    } else {
+      out += static_cast<char>(ch);
+    }
+  }
+  if (s.size() > max_chars) out += "...";
+  out += '"';
+  return out;
+}
+
+std::string format_number(ValueType t, const uint8_t* p) {
+  Value v;
+  v.type = t;
+  switch (t) {
+    case ValueType::u8:
+    case ValueType::boolean:
+      v.u = p[0];
+      break;
+    case ValueType::i8:
+      v.i = static_cast<int8_t>(p[0]);
+      break;
+    case ValueType::u16: {
+      uint16_t x;
+      std::memcpy(&x, p, 2);
+      v.u = x;
+      break;
+    }
+    case ValueType::i16: {
+      int16_t x;
+      std::memcpy(&x, p, 2);
+      v.i = x;
+      break;
+    }
+    case ValueType::u32: {
+      uint32_t x;
+      std::memcpy(&x, p, 4);
+      v.u = x;
+      break;
+    }
+    case ValueType::i32: {
+      int32_t x;
+      std::memcpy(&x, p, 4);
+      v.i = x;
+      break;
+    }
+    case ValueType::f32: {
+      float x;
+      std::memcpy(&x, p, 4);
+      v.f = x;
+      break;
+    }
+    case ValueType::u64:
+      std::memcpy(&v.u, p, 8);
+      break;
+    case ValueType::i64:
+      std::memcpy(&v.i, p, 8);
+      break;
+    case ValueType::f64:
+      std::memcpy(&v.f, p, 8);
+      break;
+    default:
+      break;
+  }
+  return format_value(v);
+}
+
+size_t element_size(ValueType t) {
+  switch (t) {
+    case ValueType::u8:
+    case ValueType::i8:
+    case ValueType::boolean:
+      return 1;
+    case ValueType::u16:
+    case ValueType::i16:
+      return 2;
+    case ValueType::u32:
+    case ValueType::i32:
+    case ValueType::f32:
+      return 4;
+    case ValueType::u64:
+    case ValueType::i64:
+    case ValueType::f64:
+      return 8;
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
+std::string format_value(const Value& v, size_t max_elems) {
+  switch (v.type) {
+    case ValueType::u8:
+    case ValueType::u16:
+    case ValueType::u32:
+    case ValueType::u64:
+      return std::to_string(v.u);
+    case ValueType::i8:
+    case ValueType::i16:
+    case ValueType::i32:
+    case ValueType::i64:
+      return std::to_string(v.i);
+    case ValueType::f32:
+    case ValueType::f64: {
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "%.9g", v.f);
+      return buf;
+    }
+    case ValueType::boolean:
+      return v.u ? "true" : "false";
+    case ValueType::string:
+      return quote(v.str, 200);
+    case ValueType::array:
+      break;
+  }
+  std::string out = "[";
+  out += std::to_string(v.array_count);
+  out += " x ";
+  out += value_type_name(v.array_type);
+  const uint64_t shown = v.array_count < max_elems ? v.array_count : max_elems;
+  for (uint64_t j = 0; j < shown; ++j) {
+    out += j == 0 ? ": " : ", ";
+    if (v.array_type == ValueType::string) {
+      out += quote(v.array_strings[j], 40);
+    } else {
+      out += format_number(v.array_type, v.array_data + j * element_size(v.array_type));
+    }
+  }
+  if (shown < v.array_count) out += ", ...";
+  out += ']';
+  return out;
 }
 
 Tensor TensorInfo::view() const {

@@ -207,19 +207,23 @@ std::string tensor_field(std::string_view name, const char* part) {
 }  // namespace
 
 Result<std::unique_ptr<File>> File::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO by mistake must not hang; no effect on files.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     return make_error(Errc::io, std::string("cannot open GGUF file: ") + std::strerror(errno), path,
                       "check the path and its permissions");
   }
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0) {
     const int err = errno;
     ::close(fd);
+    return make_error(Errc::io, std::string("cannot stat GGUF file: ") + std::strerror(err), path);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
     return make_error(Errc::io,
-                      S_ISDIR(st.st_mode)
-                          ? std::string("is a directory, not a GGUF file")
-                          : std::string("cannot stat GGUF file: ") + std::strerror(err),
+                      S_ISDIR(st.st_mode) ? "is a directory, not a GGUF file"
+                                          : "not a regular file, cannot be a GGUF file",
                       path);
   }
   std::unique_ptr<File> f(new File());

@@ -203,6 +203,38 @@ TEST(GgufRoundTrip, CopyMetadataKeepsTypesAndSkips) {
   EXPECT_EQ(f->get_f32_array("k.scores").value()[1], 2.f);
 }
 
+TEST(GgufRoundTrip, TensorViewsAreWrittenWithoutCopy) {
+  std::vector<float> src = {1, 2, 3, 4};
+  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(src.data()), 16);
+  Writer w;
+  ASSERT_TRUE(w.add_tensor_view("v", DType::F32, {4}, bytes).ok());
+  src[3] = 40;  // a view sees later changes: proves it was not copied
+  EXPECT_FALSE(w.add_tensor_view("v", DType::F32, {4}, bytes).ok());
+  EXPECT_FALSE(w.add_tensor_view("bad", DType::F32, {5}, bytes).ok());
+  Writer copy = w;  // copies share the viewed bytes
+  auto f = parse_ok(copy.to_bytes());
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->find_tensor("v")->view().row<float>(0)[3], 40.0f);
+}
+
+TEST(GgufAccessors, FormatValue) {
+  Writer w;
+  w.set_i32("i", -5);
+  w.set_f32("f", 0.5f);
+  w.set_bool("b", true);
+  w.set_string("s", "a\"b\n");
+  w.set_string_array("sa", {"x", "y", "z"});
+  w.set_i32_array("ia", {1, 2, 3, 4});
+  auto f = parse_ok(w.to_bytes());
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(format_value(f->find("i")->value), "-5");
+  EXPECT_EQ(format_value(f->find("f")->value), "0.5");
+  EXPECT_EQ(format_value(f->find("b")->value), "true");
+  EXPECT_EQ(format_value(f->find("s")->value), "\"a\\\"b\\x0a\"");
+  EXPECT_EQ(format_value(f->find("sa")->value, 2), "[3 x string: \"x\", \"y\", ...]");
+  EXPECT_EQ(format_value(f->find("ia")->value), "[4 x i32: 1, 2, 3, 4]");
+}
+
 TEST(GgufAccessors, TypeMismatchAndMissingKeyErrorsNameTheKey) {
   Writer w;
   std::vector<uint8_t> scores = {1, 2};

@@ -262,8 +262,8 @@ void Writer::copy_metadata(const File& file, bool (*skip)(std::string_view key))
   }
 }
 
-Status Writer::add_tensor(std::string name, DType type, std::vector<int64_t> ne,
-                          std::span<const uint8_t> data) {
+Status Writer::check_tensor(const std::string& name, DType type, const std::vector<int64_t>& ne,
+                            size_t data_bytes) const {
   const std::string where = "tensor '" + name + "'";
   if (name.empty() || name.size() > detail::kMaxNameBytes) {
     return make_error(Errc::invalid_argument, "tensor name must be 1..65535 bytes", where);
@@ -292,14 +292,27 @@ Status Writer::add_tensor(std::string name, DType type, std::vector<int64_t> ne,
                       where);
   }
   const auto bytes = checked_mul(*row, n / static_cast<uint64_t>(ne[0]));
-  if (!bytes || *bytes != data.size()) {
+  if (!bytes || *bytes != data_bytes) {
     return make_error(Errc::invalid_argument,
-                      "data is " + std::to_string(data.size()) + " bytes, shape needs " +
+                      "data is " + std::to_string(data_bytes) + " bytes, shape needs " +
                           (bytes ? std::to_string(*bytes) : std::string("overflow")),
                       where);
   }
-  tensors_.push_back(PendingTensor{std::move(name), type, std::move(ne),
-                                   std::vector<uint8_t>(data.begin(), data.end())});
+  return Status::success();
+}
+
+Status Writer::add_tensor(std::string name, DType type, std::vector<int64_t> ne,
+                          std::span<const uint8_t> data) {
+  EF_TRY(check_tensor(name, type, ne, data.size()));
+  tensors_.push_back(
+      PendingTensor{std::move(name), type, std::move(ne), {data.begin(), data.end()}, {}});
+  return Status::success();
+}
+
+Status Writer::add_tensor_view(std::string name, DType type, std::vector<int64_t> ne,
+                               std::span<const uint8_t> data) {
+  EF_TRY(check_tensor(name, type, ne, data.size()));
+  tensors_.push_back(PendingTensor{std::move(name), type, std::move(ne), {}, data});
   return Status::success();
 }
 
@@ -346,11 +359,13 @@ bool Writer::serialize(const PutFn& put) const {
     ok = str(t.name) && u32(static_cast<uint32_t>(t.ne.size()));
     for (int64_t d : t.ne) ok = ok && u64(static_cast<uint64_t>(d));
     ok = ok && u32(static_cast<uint32_t>(t.type)) && u64(offset);
-    offset = *align_up(offset + t.data.size(), alignment_);
+    const auto next = align_up(offset + t.bytes().size(), alignment_);
+    if (!next) return false;
+    offset = *next;
   }
   ok = ok && pad();
   for (const auto& t : tensors_) {
-    ok = ok && raw(t.data.data(), t.data.size()) && pad();
+    ok = ok && raw(t.bytes().data(), t.bytes().size()) && pad();
   }
   return ok;
 }

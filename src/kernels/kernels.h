@@ -83,6 +83,12 @@ Result<Isa> parse_isa(const std::string& name);
 // vec_dot type (resized as needed). Rows are split across the pool's threads;
 // each output element is computed by one thread in a fixed order, so results
 // do not depend on the thread count.
+// Checks that matmul can take `w` as its weight: a 2-D (or flattened) tensor
+// of a supported type whose ne[0] is a multiple of the block size of both
+// its type and its vec_dot_type, with rows of at least that many bytes.
+// matmul itself assumes this (it returns without writing y otherwise):
+// validate once at model load, not per call.
+Status validate_matmul_weight(const Tensor& w);
 // Bytes of the scratch matmul needs for n_tokens rows of k (0 for F32 weights).
 size_t matmul_scratch_bytes(DType weight_type, int64_t k, int64_t n_tokens);
 void matmul(const Tensor& w, const float* x, int64_t n_tokens, float* y, int64_t ldy,

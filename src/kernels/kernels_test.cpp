@@ -315,5 +315,52 @@ TEST(KernelsIsa, MatmulRespectsLdy) {
   }
 }
 
+// Design property of every table here (see x86/gemm_tiled.h): an output
+// element's bits do not depend on the tiling or on how many tokens are in
+// the batch, so decoding token by token reproduces a batched prefill.
+TEST(KernelsIsa, MatmulElementsIndependentOfBatch) {
+  for (const KernelTable* tab : tables()) {
+    for (DType wt : kTypes) {
+      const MatmulCase batch{wt, 96, 37, 9};
+      const auto wdata = encode(wt, random_floats(batch.k * batch.rows, 21), batch.k);
+      const auto x = random_floats(batch.k * batch.tokens, 22);
+      const auto yb = run_matmul(*tab, batch, wdata, x, 2);
+      for (int64_t t = 0; t < batch.tokens; ++t) {
+        const std::vector<float> xt(x.begin() + t * batch.k, x.begin() + (t + 1) * batch.k);
+        const auto y1 = run_matmul(*tab, {wt, batch.k, batch.rows, 1}, wdata, xt, 1);
+        EXPECT_EQ(0, std::memcmp(y1.data(), yb.data() + t * batch.rows, y1.size() * sizeof(float)))
+            << isa_name(tab->isa) << " " << dtype_name(wt) << " token " << t;
+      }
+    }
+  }
+}
+
+TEST(KernelsIsa, ValidateMatmulWeight) {
+  std::vector<uint8_t> buf(4096);
+  const int64_t ok_ne[2] = {64, 4};
+  EXPECT_TRUE(validate_matmul_weight(make_tensor("w", DType::Q4_0, 2, ok_ne, buf.data())).ok());
+  EXPECT_TRUE(validate_matmul_weight(make_tensor("w", DType::F32, 2, ok_ne, buf.data())).ok());
+  // f16 rows of 33 are fine for f16 but the activation type is f16 too: ok.
+  const int64_t odd_ne[2] = {33, 4};
+  EXPECT_TRUE(validate_matmul_weight(make_tensor("w", DType::F16, 2, odd_ne, buf.data())).ok());
+  // q8_0 rows must be whole 32-element blocks.
+  Tensor bad;
+  bad.name = "blk.0.attn_q.weight";
+  bad.type = DType::Q8_0;
+  bad.n_dims = 2;
+  bad.ne[0] = 33;
+  bad.ne[1] = 4;
+  bad.nb[1] = 40;
+  bad.data = buf.data();
+  const Status st = validate_matmul_weight(bad);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().where.find("attn_q"), std::string::npos);
+  // matmul on it returns without touching y.
+  std::vector<float> x(33, 1.0f), y(4, 7.0f);
+  std::vector<uint8_t> scratch;
+  matmul(bad, x.data(), 1, y.data(), 4, scratch, pool_of(1), active());
+  for (float v : y) EXPECT_EQ(v, 7.0f);
+}
+
 }  // namespace
 }  // namespace ef::kernels

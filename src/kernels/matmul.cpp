@@ -7,6 +7,7 @@
 // threads. Tiles are numbered token-chunk-major so that consecutive tasks
 // reuse the same activation rows (cache) while streaming weight rows.
 #include <algorithm>
+#include <string>
 
 #include "core/dtype.h"
 #include "core/thread_pool.h"
@@ -27,6 +28,26 @@ size_t vec_row_bytes(DType type, int64_t k) {
 
 }  // namespace
 
+Status validate_matmul_weight(const Tensor& w) {
+  const auto type_id = static_cast<uint32_t>(w.type);
+  if (!dtype_traits(type_id)) {
+    return make_error(Errc::unsupported, "matmul: unsupported weight type", w.name);
+  }
+  const DType vt = active().for_type(w.type).vec_dot_type;
+  const int64_t k = w.ne[0];
+  const auto wb = row_size_bytes(w.type, static_cast<uint64_t>(k));
+  if (k <= 0 || !wb || !row_size_bytes(vt, static_cast<uint64_t>(k))) {
+    return make_error(Errc::format,
+                      "matmul: row length " + std::to_string(k) + " is not a multiple of the " +
+                          dtype_name(w.type) + "/" + dtype_name(vt) + " block size",
+                      w.name);
+  }
+  if (w.nb[1] < *wb || w.data == nullptr) {
+    return make_error(Errc::internal, "matmul: weight rows are not laid out contiguously", w.name);
+  }
+  return Status::success();
+}
+
 size_t matmul_scratch_bytes(DType weight_type, int64_t k, int64_t n_tokens) {
   const DType vt = active().for_type(weight_type).vec_dot_type;
   if (vt == DType::F32) return 0;
@@ -41,6 +62,12 @@ void matmul(const Tensor& w, const float* x, int64_t n_tokens, float* y, int64_t
 
   const TypeKernels& tk = table.for_type(w.type);
   const DType vt = tk.vec_dot_type;
+  // Precondition (validate_matmul_weight): rows are whole blocks. Never
+  // write out of bounds if a caller skipped the check.
+  if (!row_size_bytes(w.type, static_cast<uint64_t>(k)) ||
+      !row_size_bytes(vt, static_cast<uint64_t>(k))) {
+    return;
+  }
 
   // 1. Activations -> vec_dot_type, once per token (not once per row).
   const void* xq = x;

@@ -4,6 +4,8 @@
 
 #include <random>
 
+#include "tokenizer/spm.h"
+#include "tokenizer/spm_tokenizer.h"
 #include "tokenizer/tokenizer_test_util.h"
 #include "tokenizer/utf8.h"
 
@@ -148,6 +150,36 @@ TEST(TokStreaming, StripsOnlyWhenAsked) {
   EXPECT_EQ(strip.push(15043), "Hello");  // " Hello" -> first piece, space dropped
   EXPECT_EQ(strip.push(15043), " Hello");
   EXPECT_EQ(keep.push(15043), " Hello");  // continuing a prompt: keep it
+}
+
+// Word-by-word merging (the fast path) must equal merging the whole fragment
+// at once, as llama.cpp does, on text with many spaces, space runs, invalid
+// bytes and truncated sequences next to spaces.
+TEST(TokSpmSplit, WordSplitEqualsWholeFragment) {
+  const auto* spm = dynamic_cast<const SpmTokenizer*>(llama_spm());
+  ASSERT_NE(spm, nullptr);
+  ASSERT_TRUE(spm->vocab().words_are_independent);
+  std::mt19937 rng(7);
+  const std::string marker = "\xE2\x96\x81";
+  const std::vector<std::string> atoms = {" ", "  ", marker, "a", "the", "\xF0", "\xE2", "\xE2\x96", "\x81",
+                                          "\xC3\xA9", "\xE4\xB8\xAD", "\n", "333", "\xF0\x9F\xA6\x99"};
+  for (int i = 0; i < 500; ++i) {
+    std::string raw;
+    const int n = std::uniform_int_distribution<int>(1, 30)(rng);
+    for (int k = 0; k < n; ++k) raw += atoms[std::uniform_int_distribution<size_t>(0, atoms.size() - 1)(rng)];
+    std::string escaped;
+    for (char c : raw) {
+      if (c == ' ') {
+        escaped += marker;
+      } else {
+        escaped += c;
+      }
+    }
+    std::vector<int32_t> split, whole;
+    spm_encode_fragment(spm->vocab(), escaped, split, true);
+    spm_encode_fragment(spm->vocab(), escaped, whole, false);
+    ASSERT_EQ(split, whole) << "case " << i;
+  }
 }
 
 }  // namespace

@@ -84,6 +84,22 @@ TEST(TokSpm, NoSpacePrefixWhenDisabled) {
   EXPECT_EQ(t->encode("a", false), (Ids{kFirstNormal + 1}));
 }
 
+TEST(TokSpm, TokensSpanningWordStartsDisableWordSplitting) {
+  // "a\u2581" and "a\u2581b" contain a space marker after another character,
+  // so words are not independent: "a b" must still merge into one token.
+  auto spec = base_spec({{"a", -9}, {"b", -9}, {"a" + kSp, -2}, {"a" + kSp + "b", -1}, {kSp, -5}});
+  spec.add_space_prefix = false;
+  auto r = build_spm_vocab(spec);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value().words_are_independent);
+  auto t = make(std::move(spec));
+  EXPECT_EQ(t->encode("a b", false), (Ids{kFirstNormal + 3}));
+
+  auto plain = build_spm_vocab(base_spec({{kSp + kSp, -1}, {kSp + "a", -1}}));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain.value().words_are_independent);
+}
+
 TEST(TokSpm, ByteFallbackForUnknownCharacters) {
   auto t = make(base_spec({{kSp, -1}}));
   // "é" = C3 A9 is not in the vocabulary.

@@ -141,7 +141,6 @@ Status load_tokens(const VocabSpec& spec, Vocab& v) {
   v.text.resize(n);
   v.score.assign(n, 0.0f);
   v.attr.assign(n, kAttrNormal);
-  v.to_id.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     // Empty entries would match everywhere; llama.cpp renames them the same way.
     v.text[i] = spec.tokens[i].empty() ? "[EMPTY_" + std::to_string(i) + "]" : spec.tokens[i];
@@ -159,14 +158,13 @@ Status load_tokens(const VocabSpec& spec, Vocab& v) {
     }
     v.max_token_len = std::max(v.max_token_len, v.text[i].size());
   }
-  // Views into v.text: v.text is never resized after this point.
-  for (size_t i = 0; i < n; ++i) {
-    auto [it, inserted] = v.to_id.emplace(std::string_view(v.text[i]), static_cast<int32_t>(i));
-    if (!inserted)
-      return format_error("duplicate token " + quoted(v.text[i]) + " has ids " + std::to_string(it->second) +
-                              " and " + std::to_string(i),
-                          kTokensKey, "every vocabulary entry must be unique");
-  }
+  // The index refers to v.text, which is never resized after this point.
+  int32_t dup_id, dup_of;
+  v.index.build(v.text, &dup_id, &dup_of);
+  if (dup_id >= 0)
+    return format_error("duplicate token " + quoted(v.text[static_cast<size_t>(dup_id)]) + " has ids " +
+                            std::to_string(dup_of) + " and " + std::to_string(dup_id),
+                        kTokensKey, "every vocabulary entry must be unique");
   return Status::success();
 }
 
@@ -209,6 +207,20 @@ Status build_byte_table(Vocab& v) {
     v.byte_token[b] = id;
   }
   return Status::success();
+}
+
+bool words_are_independent(const Vocab& v) {
+  static constexpr std::string_view kMarker = "\xE2\x96\x81";
+  for (const std::string& t : v.text) {
+    for (size_t k = 1; k < t.size(); ++k) {
+      if (static_cast<uint8_t>(t[k]) != 0xE2) continue;
+      const std::string_view rest = std::string_view(t).substr(k, kMarker.size());
+      if (kMarker.substr(0, rest.size()) != rest) continue;  // another character, e.g. U+2014
+      if (k < kMarker.size() || std::string_view(t).substr(k - kMarker.size(), kMarker.size()) != kMarker)
+        return false;
+    }
+  }
+  return true;
 }
 
 void build_pieces(Vocab& v) {
@@ -290,6 +302,7 @@ Result<Vocab> build_spm_vocab(VocabSpec spec) {
   }
 
   build_pieces(v);
+  v.words_are_independent = words_are_independent(v);
   return v;
 }
 

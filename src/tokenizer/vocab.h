@@ -13,10 +13,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "edgeformer/error.h"
+#include "tokenizer/token_index.h"
 
 namespace ef::tok {
 
@@ -63,7 +63,7 @@ class Vocab {
   Vocab() = default;
   Vocab(Vocab&&) = default;
   Vocab& operator=(Vocab&&) = default;
-  // Not copyable: `to_id` holds views into `text`.
+  // Not copyable: `index` points at `text` (a move keeps the vector buffer).
   Vocab(const Vocab&) = delete;
   Vocab& operator=(const Vocab&) = delete;
 
@@ -71,16 +71,14 @@ class Vocab {
   bool valid(int32_t id) const { return id >= 0 && id < size(); }
   // Exact text -> id, or -1.
   int32_t find(std::string_view s) const {
-    if (s.size() > max_token_len) return -1;
-    auto it = to_id.find(s);
-    return it == to_id.end() ? -1 : it->second;
+    return s.size() > max_token_len ? -1 : index.find(s);
   }
 
   std::vector<std::string> text;   // [n] vocabulary entries (U+2581 marks a space)
   std::vector<float> score;        // [n] merge priority, higher merges first
   std::vector<uint32_t> attr;      // [n] TokenAttr bits
   std::vector<std::string> piece;  // [n] bytes each token stands for (special tokens verbatim)
-  std::unordered_map<std::string_view, int32_t> to_id;
+  TokenIndex index;                // text -> id
   size_t max_token_len = 0;
 
   int32_t bos = -1, eos = -1, unk = -1, pad = -1, eot = -1, eom = -1;
@@ -92,6 +90,11 @@ class Vocab {
   std::vector<int32_t> special_tokens;
   // Sorted ids that end generation.
   std::vector<int32_t> eog;
+  // True if no entry has a U+2581 (or a truncated prefix of one) that is not
+  // preceded by another U+2581 inside the entry: then no token can span the
+  // start of a word ("x|\u2581y"), and SPM may encode words independently
+  // with the same result (see spm.cpp).
+  bool words_are_independent = false;
 };
 
 // Validates `spec` and builds the vocabulary. Errors are Errc::format naming

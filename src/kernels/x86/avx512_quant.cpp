@@ -42,56 +42,65 @@ inline __m512i load_q8_pair(const BlockQ8_0* row, int64_t b, bool two) {
 }
 
 // Nibbles of blocks b, b+1 -> bytes 0..15 in element order
-// [lo(b) hi(b) lo(b+1) hi(b+1)], 16 bytes each.
+// [lo(b) hi(b) lo(b+1) hi(b+1)], 16 bytes each: lanes [a a c c], the odd
+// lanes shifted right by 4, then masked to the low nibble.
 inline __m512i load_q4_pair(const BlockQ4_0* row, int64_t b, bool two) {
   const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row[b].qs));
-  const __m128i c =
-      two ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(row[b + 1].qs)) : _mm_setzero_si128();
-  // z lanes: [a, c, a>>4, c>>4] -> [a, a>>4, c, c>>4]
-  const __m256i ac = _mm256_inserti128_si256(_mm256_castsi128_si256(a), c, 1);
-  const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(ac), _mm256_srli_epi16(ac, 4), 1);
-  const __m512i ordered = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
-  return _mm512_and_si512(ordered, _mm512_set1_epi8(0x0f));
+  const __m256i ac =
+      two ? _mm256_inserti128_si256(_mm256_castsi128_si256(a),
+                                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(row[b + 1].qs)), 1)
+          : _mm256_zextsi128_si256(a);
+  const __m512i z = _mm512_zextsi256_si512(ac);
+  const __m512i aacc = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(1, 1, 0, 0));
+  const __m512i shifted = _mm512_mask_srli_epi16(aacc, 0xff00ff00u, aacc, 4);
+  return _mm512_and_si512(shifted, _mm512_set1_epi8(0x0f));
 }
 
-// [a x8, b x8] as floats.
-inline __m512 pair_scale(float a, float b) {
-  return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(a)), _mm256_set1_ps(b), 1);
+// [d(b) x8, d(b+1) x8] from the blocks' fp16 scales (no b+1 -> 0): both
+// halves converted by one vcvtph2ps, then spread by one permute.
+inline __m512 pair_scale(uint16_t h0, uint16_t h1) {
+  const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(h0 | (uint32_t{h1} << 16))));
+  const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  return _mm512_permutexvar_ps(idx, _mm512_zextps128_ps512(f));
 }
 
-inline float block_d(const BlockQ8_0* row, int64_t b) { return _cvtsh_ss(row[b].d); }
-inline float block_d(const BlockQ4_0* row, int64_t b) { return _cvtsh_ss(row[b].d); }
+template <class Block>
+inline __m512 block_pair_scale(const Block* row, int64_t b, bool two) {
+  return pair_scale(row[b].d, two ? row[b + 1].d : uint16_t{0});
+}
 
-// q8_0 weights are signed: vpdpbusd(|w|, x * sign(w)) = sum w * x.
-// (x comes from our quantizer, so it is never -128 and negating is exact.)
+// q8_0 . q8_0 with vpdpbusd (u8 x s8): shift activations to unsigned,
+// x + 128, and start each lane from -128 * sum(w) (one vpdpbusd per row),
+// so sum w * x = vpdpbusd(-128 sum w, x + 128, w): one instruction per
+// (row, token), exact for all int8 values.
 struct Q8Tile {
   template <int R, int T>
   static void tile(int64_t k, const uint8_t* w, size_t wrb, const uint8_t* x, size_t xrb,
                    float* y, int64_t ldy) {
     const int64_t nb = k / kQK8_0;
     const __m512i zero = _mm512_setzero_si512();
+    const __m512i ones8 = _mm512_set1_epi8(1);
+    const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
     __m512 acc[R][T];
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b += 2) {
       const bool two = b + 1 < nb;
-      __m512i wabs[R];
-      __mmask64 wneg[R];
+      __m512i wv[R], wcorr[R];
       __m512 dw[R];
       for (int r = 0; r < R; ++r) {
         const BlockQ8_0* row = q8_row(w + r * wrb);
-        const __m512i wv = load_q8_pair(row, b, two);
-        wabs[r] = _mm512_abs_epi8(wv);
-        wneg[r] = _mm512_movepi8_mask(wv);
-        dw[r] = pair_scale(block_d(row, b), two ? block_d(row, b + 1) : 0.0f);
+        wv[r] = load_q8_pair(row, b, two);
+        wcorr[r] =
+            _mm512_sub_epi32(zero, _mm512_slli_epi32(_mm512_dpbusd_epi32(zero, ones8, wv[r]), 7));
+        dw[r] = block_pair_scale(row, b, two);
       }
       for (int t = 0; t < T; ++t) {
         const BlockQ8_0* xrow = q8_row(x + t * xrb);
-        const __m512i xv = load_q8_pair(xrow, b, two);
-        const __m512 dx = pair_scale(block_d(xrow, b), two ? block_d(xrow, b + 1) : 0.0f);
+        const __m512i xu = _mm512_xor_si512(load_q8_pair(xrow, b, two), bias);
+        const __m512 dx = block_pair_scale(xrow, b, two);
         for (int r = 0; r < R; ++r) {
-          const __m512i xs = _mm512_mask_sub_epi8(xv, wneg[r], zero, xv);
-          const __m512i dot = _mm512_dpbusd_epi32(zero, wabs[r], xs);
+          const __m512i dot = _mm512_dpbusd_epi32(wcorr[r], xu, wv[r]);
           acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw[r], dx), acc[r][t]);
         }
       }
@@ -120,12 +129,12 @@ struct Q4Tile {
       for (int r = 0; r < R; ++r) {
         const BlockQ4_0* row = q4_row(w + r * wrb);
         wq[r] = load_q4_pair(row, b, two);
-        dw[r] = pair_scale(block_d(row, b), two ? block_d(row, b + 1) : 0.0f);
+        dw[r] = block_pair_scale(row, b, two);
       }
       for (int t = 0; t < T; ++t) {
         const BlockQ8_0* xrow = q8_row(x + t * xrb);
         const __m512i xv = load_q8_pair(xrow, b, two);
-        const __m512 dx = pair_scale(block_d(xrow, b), two ? block_d(xrow, b + 1) : 0.0f);
+        const __m512 dx = block_pair_scale(xrow, b, two);
         const __m512i neg_xsum8 =
             _mm512_sub_epi32(zero, _mm512_slli_epi32(_mm512_dpbusd_epi32(zero, ones8, xv), 3));
         for (int r = 0; r < R; ++r) {

@@ -1,0 +1,99 @@
+// Matmul throughput per weight type and ISA at the SmolLM2-135M shapes
+// (hidden 576, ffn 1536, kv 192, vocab 32000), for decode (1 token) and
+// prefill (512 tokens), single thread so ISAs compare kernel against kernel.
+//
+// Counters: GFLOP/s (2*k*n*tokens per call) and weight GB/s (weight bytes
+// streamed per call; the number that matters for decode).
+// Rates use CPU time (single thread, no pool workers), which stays meaningful
+// on a loaded shared machine. Scalar prefill runs only on the 576x576 shape to keep the run short.
+//
+//   ./build/release/bin/kernels_bench --benchmark_filter='q8_0'
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+#include "kernels/kernels.h"
+
+namespace {
+
+using ef::DType;
+namespace kernels = ef::kernels;
+
+struct Shape {
+  const char* name;
+  int64_t k, n;
+};
+constexpr Shape kShapes[] = {
+    {"576x576", 576, 576},   {"576x192", 576, 192},   {"576x1536", 576, 1536},
+    {"1536x576", 1536, 576}, {"576x32000", 576, 32000},
+};
+constexpr DType kTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0};
+
+std::vector<float> random_floats(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 0.05f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+void bench_matmul(benchmark::State& state, const kernels::KernelTable* table, DType type,
+                  Shape shape, int64_t n_tokens) {
+  const size_t row_bytes = *ef::row_size_bytes(type, static_cast<uint64_t>(shape.k));
+  std::vector<uint8_t> wdata(row_bytes * static_cast<size_t>(shape.n));
+  {
+    const auto wf = random_floats(static_cast<size_t>(shape.k * shape.n), 1);
+    for (int64_t r = 0; r < shape.n; ++r) {
+      table->for_type(type).from_float(wf.data() + r * shape.k, wdata.data() + r * row_bytes,
+                                       shape.k);
+    }
+  }
+  const int64_t ne[2] = {shape.k, shape.n};
+  const ef::Tensor w = ef::make_tensor("w", type, 2, ne, wdata.data());
+  const auto x = random_floats(static_cast<size_t>(shape.k * n_tokens), 2);
+  std::vector<float> y(static_cast<size_t>(shape.n * n_tokens));
+  std::vector<uint8_t> scratch;
+  ef::ThreadPool pool(1);
+  for (auto _ : state) {
+    kernels::matmul(w, x.data(), n_tokens, y.data(), shape.n, scratch, pool, *table);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  const double flops = 2.0 * static_cast<double>(shape.k * shape.n * n_tokens);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["wGB/s"] = benchmark::Counter(static_cast<double>(wdata.size()) * 1e-9,
+                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  for (kernels::Isa isa : kernels::available_isas()) {
+    auto table = kernels::table_for(isa);
+    if (!table.ok()) continue;
+    for (DType type : kTypes) {
+      for (const Shape& shape : kShapes) {
+        for (int64_t n_tokens : {int64_t{1}, int64_t{512}}) {
+          if (isa == kernels::Isa::scalar && n_tokens > 1 && shape.n != shape.k) continue;
+          const std::string name = std::string("matmul/") + kernels::isa_name(isa) + "/" +
+                                   ef::dtype_name(type) + "/" + shape.name +
+                                   "/tokens:" + std::to_string(n_tokens);
+          benchmark::RegisterBenchmark(name.c_str(), bench_matmul, *table, type, shape, n_tokens)
+              ->Unit(benchmark::kMicrosecond)
+              ->MinTime(n_tokens > 1 ? 0.2 : 0.1);
+        }
+      }
+    }
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
