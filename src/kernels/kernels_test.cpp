@@ -315,6 +315,26 @@ TEST(KernelsIsa, MatmulRespectsLdy) {
   }
 }
 
+// Design property of every table here (see x86/gemm_tiled.h): an output
+// element's bits do not depend on the tiling or on how many tokens are in
+// the batch, so decoding token by token reproduces a batched prefill.
+TEST(KernelsIsa, MatmulElementsIndependentOfBatch) {
+  for (const KernelTable* tab : tables()) {
+    for (DType wt : kTypes) {
+      const MatmulCase batch{wt, 96, 37, 9};
+      const auto wdata = encode(wt, random_floats(batch.k * batch.rows, 21), batch.k);
+      const auto x = random_floats(batch.k * batch.tokens, 22);
+      const auto yb = run_matmul(*tab, batch, wdata, x, 2);
+      for (int64_t t = 0; t < batch.tokens; ++t) {
+        const std::vector<float> xt(x.begin() + t * batch.k, x.begin() + (t + 1) * batch.k);
+        const auto y1 = run_matmul(*tab, {wt, batch.k, batch.rows, 1}, wdata, xt, 1);
+        EXPECT_EQ(0, std::memcmp(y1.data(), yb.data() + t * batch.rows, y1.size() * sizeof(float)))
+            << isa_name(tab->isa) << " " << dtype_name(wt) << " token " << t;
+      }
+    }
+  }
+}
+
 TEST(KernelsIsa, ValidateMatmulWeight) {
   std::vector<uint8_t> buf(4096);
   const int64_t ok_ne[2] = {64, 4};
