@@ -20,9 +20,9 @@ class CliHappy : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new TempDir();
     model_ = dir_->file("tiny.gguf");
-    const CliRun r = run_cli({"init-model", "-o", model_, "--n-embd", "64", "--n-layer", "2",
-                              "--n-head", "4", "--n-head-kv", "2", "--n-ff", "128", "--ctx",
-                              "128", "--seed", "7"});
+    const CliRun r =
+        run_cli({"init-model", "-o", model_, "--n-embd", "64", "--n-layer", "2", "--n-head", "4",
+                 "--n-head-kv", "2", "--n-ff", "128", "--ctx", "128", "--seed", "7"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   static void TearDownTestSuite() {
@@ -57,8 +57,8 @@ TEST_F(CliHappy, InfoListsTensorsAndHyperParameters) {
 
 TEST_F(CliHappy, GreedyGenerationIsIdenticalAcrossThreadCounts) {
   auto gen = [](const char* threads) {
-    return run_cli({"generate", "-m", model_, "-p", "Once upon a time", "-n", "24", "--temp",
-                    "0", "-t", threads});
+    return run_cli({"generate", "-m", model_, "-p", "Once upon a time", "-n", "24", "--temp", "0",
+                    "-t", threads});
   };
   const CliRun one = gen("1");
   const CliRun two = gen("2");
@@ -74,8 +74,8 @@ TEST_F(CliHappy, GreedyGenerationIsIdenticalAcrossThreadCounts) {
 
 TEST_F(CliHappy, SeededSamplingIsReproducible) {
   auto gen = [](const char* seed) {
-    return run_cli({"generate", "-m", model_, "-p", "Hello", "-n", "16", "--temp", "1.0",
-                    "--seed", seed, "--no-display-prompt"});
+    return run_cli({"generate", "-m", model_, "-p", "Hello", "-n", "16", "--temp", "1.0", "--seed",
+                    seed, "--no-display-prompt"});
   };
   const CliRun a = gen("11");
   const CliRun b = gen("11");
@@ -111,8 +111,8 @@ TEST_F(CliHappy, PerplexityPrintsAFiniteEstimate) {
   const CliRun r = run_cli({"perplexity", "-m", model_, "-f", text, "--ctx", "64", "-t", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(r.out, m,
-                                std::regex("Final estimate: PPL = ([0-9.]+) \\+/- ([0-9.]+)")))
+  ASSERT_TRUE(
+      std::regex_search(r.out, m, std::regex("Final estimate: PPL = ([0-9.]+) \\+/- ([0-9.]+)")))
       << r.out;
   const double ppl = std::stod(m[1].str());
   EXPECT_TRUE(std::isfinite(ppl));
@@ -122,8 +122,8 @@ TEST_F(CliHappy, PerplexityPrintsAFiniteEstimate) {
 }
 
 TEST_F(CliHappy, BenchJsonParses) {
-  const CliRun r = run_cli({"bench", "-m", model_, "-p", "16", "-n", "4", "-r", "2", "-t", "1",
-                            "--json"});
+  const CliRun r =
+      run_cli({"bench", "-m", model_, "-p", "16", "-n", "4", "-r", "2", "-t", "1", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
   ASSERT_TRUE(j.is_array()) << r.out;
@@ -147,7 +147,8 @@ TEST_F(CliHappy, BenchMarkdownHasLlamaBenchColumns) {
       "| ------------------------------ | ---------: | ---------: | ---------- | ------: |"
       " --------------: | -------------------: |\n";
   EXPECT_EQ(r.out.rfind(header, 0), 0u) << r.out;
-  EXPECT_TRUE(std::regex_search(r.out, std::regex("\\|\\s+pp8 \\|\\s+[0-9.]+ \xC2\xB1 [0-9.]+ \\|")))
+  EXPECT_TRUE(
+      std::regex_search(r.out, std::regex("\\|\\s+pp8 \\|\\s+[0-9.]+ \xC2\xB1 [0-9.]+ \\|")))
       << r.out;
   EXPECT_TRUE(std::regex_search(r.out, std::regex("\\|\\s+tg2 \\|"))) << r.out;
   EXPECT_NE(r.out.find("CPU ("), std::string::npos);

@@ -44,8 +44,9 @@ void write_zero_output_model(const std::string& in, const std::string& out) {
 std::string shakespeare_text(int repeats) {
   std::string text;
   for (int i = 0; i < repeats; ++i) {
-    text += "MENENIUS: Either you must confess yourselves wondrous malicious, or be accused of "
-            "folly. ";
+    text +=
+        "MENENIUS: Either you must confess yourselves wondrous malicious, or be accused of "
+        "folly. ";
     text += std::to_string(i);
     text += '\n';
   }
@@ -67,8 +68,7 @@ TEST(CliPerplexity, UniformLogitsGiveVocabularySize) {
   const CliRun r = run_cli({"perplexity", "-m", zero, "-f", text, "--ctx", "32", "-t", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("Final estimate: PPL = ([0-9.]+) ")))
-      << r.out;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("Final estimate: PPL = ([0-9.]+) "))) << r.out;
   EXPECT_EQ(m[1].str(), "512.0000");
 }
 
@@ -83,8 +83,8 @@ TEST(CliPerplexity, ChunkCountFollowsTokenCount) {
   std::ofstream(text) << body;
 
   // llama.cpp's -f drops one trailing newline before tokenizing.
-  const CliRun ids = run_cli({"tokenize", "-m", model, "-p", body.substr(0, body.size() - 1),
-                              "--ids"});
+  const CliRun ids =
+      run_cli({"tokenize", "-m", model, "-p", body.substr(0, body.size() - 1), "--ids"});
   ASSERT_EQ(ids.exit_code, 0) << ids.err;
   const int64_t n_tokens = std::count(ids.out.begin(), ids.out.end(), ',') + 1;
   const int64_t ctx = 48;
@@ -106,8 +106,7 @@ TEST(CliPerplexity, ChunkCountFollowsTokenCount) {
   chunks += " chunks";
   EXPECT_NE(r.out.find(last), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find(beyond), std::string::npos) << r.out;
-  EXPECT_NE(r.err.find(chunks), std::string::npos)
-      << r.err;
+  EXPECT_NE(r.err.find(chunks), std::string::npos) << r.err;
 }
 
 }  // namespace

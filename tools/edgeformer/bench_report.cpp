@@ -15,8 +15,8 @@ struct Column {
   int width;
 };
 constexpr Column kColumns[] = {
-    {"model", -30}, {"size", 10},    {"params", 10}, {"backend", -10},
-    {"threads", 7}, {"test", 15},    {"t/s", 20},
+    {"model", -30}, {"size", 10}, {"params", 10}, {"backend", -10},
+    {"threads", 7}, {"test", 15}, {"t/s", 20},
 };
 
 double mean(const std::vector<double>& v) {
@@ -49,7 +49,8 @@ std::string BenchTest::name() const {
 std::vector<double> BenchTest::samples_ts() const {
   std::vector<double> ts;
   const double n_tokens = static_cast<double>(n_prompt + n_gen);
-  for (uint64_t ns : samples_ns) ts.push_back(ns > 0 ? 1e9 * n_tokens / static_cast<double>(ns) : 0.0);
+  for (uint64_t ns : samples_ns)
+    ts.push_back(ns > 0 ? 1e9 * n_tokens / static_cast<double>(ns) : 0.0);
   return ts;
 }
 

@@ -11,21 +11,21 @@ namespace ef::cli {
 
 struct BenchTest {
   std::string model_filename;
-  std::string model_type;  // "llama 135M Q8_0"
+  std::string model_type;       // "llama 135M Q8_0"
   uint64_t model_size = 0;      // bytes of all tensors
   uint64_t model_n_params = 0;  // elements of all tensors
-  std::string backend;     // "CPU (avx512)"
+  std::string backend;          // "CPU (avx512)"
   std::string cpu_info;
   int n_threads = 0;
   int64_t n_ubatch = 0;
-  std::string type_kv;     // "f16"
-  int64_t n_prompt = 0;    // pp test when > 0
-  int64_t n_gen = 0;       // tg test when > 0
-  std::string test_time;   // RFC 3339
+  std::string type_kv;    // "f16"
+  int64_t n_prompt = 0;   // pp test when > 0
+  int64_t n_gen = 0;      // tg test when > 0
+  std::string test_time;  // RFC 3339
   std::vector<uint64_t> samples_ns;
 
-  std::string name() const;                 // "pp512" / "tg128"
-  std::vector<double> samples_ts() const;   // tokens per second per sample
+  std::string name() const;                // "pp512" / "tg128"
+  std::vector<double> samples_ts() const;  // tokens per second per sample
   double avg_ts() const;
   double stddev_ts() const;
   uint64_t avg_ns() const;

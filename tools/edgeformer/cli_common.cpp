@@ -96,10 +96,11 @@ void Progress::finish() {
 void Progress::draw(int64_t done, bool final) {
   const double elapsed = seconds_since(start_);
   const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
-  const double pct = total_ > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 100.0;
-  std::string line = strprintf("%s: %lld/%lld (%5.1f%%) %.2f/s", label_.c_str(),
-                               static_cast<long long>(done), static_cast<long long>(total_), pct,
-                               rate);
+  const double pct =
+      total_ > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 100.0;
+  std::string line =
+      strprintf("%s: %lld/%lld (%5.1f%%) %.2f/s", label_.c_str(), static_cast<long long>(done),
+                static_cast<long long>(total_), pct, rate);
   if (final) {
     line += " done in " + format_duration(elapsed);
   } else {

@@ -22,8 +22,8 @@ class App;
 namespace ef::cli {
 
 struct Command {
-  CLI::App* app = nullptr;               // the CLI11 subcommand
-  std::function<Status()> run;           // called when the subcommand was chosen
+  CLI::App* app = nullptr;      // the CLI11 subcommand
+  std::function<Status()> run;  // called when the subcommand was chosen
 };
 using CommandList = std::vector<Command>;
 

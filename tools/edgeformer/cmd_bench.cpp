@@ -165,8 +165,9 @@ Status run_bench(const BenchOptions& o) {
 void add_bench_command(CLI::App& app, CommandList& commands) {
   auto o = std::make_shared<BenchOptions>();
   o->session.n_threads = 2;
-  CLI::App* sub = app.add_subcommand("bench", "Measure prompt processing (ppN) and generation "
-                                              "(tgN) speed, llama-bench style");
+  CLI::App* sub = app.add_subcommand("bench",
+                                     "Measure prompt processing (ppN) and generation "
+                                     "(tgN) speed, llama-bench style");
   sub->add_option("-m,--model", o->model, "GGUF model file")->required();
   sub->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens for the pp test (0: skip)")
       ->capture_default_str();

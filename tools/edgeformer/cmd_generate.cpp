@@ -41,13 +41,13 @@ void write_out(const std::string& text) {
 
 Status run_generate(const GenerateOptions& o) {
   if (o.n_predict < 0) {
-    return usage_error("number of tokens to generate must be >= 0, got " + std::to_string(o.n_predict),
-                       "-n");
+    return usage_error(
+        "number of tokens to generate must be >= 0, got " + std::to_string(o.n_predict), "-n");
   }
   size_t bad = 0;
   if (!is_valid_utf8(o.prompt, &bad)) {
-    return usage_error("prompt is not valid UTF-8: bad byte at offset " + std::to_string(bad),
-                       "-p", "pass the prompt as UTF-8 text");
+    return usage_error("prompt is not valid UTF-8: bad byte at offset " + std::to_string(bad), "-p",
+                       "pass the prompt as UTF-8 text");
   }
   EF_TRY(o.session.validate_and_apply());
 

@@ -103,7 +103,8 @@ uint64_t kv_cache_f16_bytes(const ModelConfig& c, int64_t n_ctx) {
 
 Status run_info(const InfoOptions& o) {
   EF_ASSIGN_OR_RETURN(std::unique_ptr<gguf::File> file, gguf::File::open(o.model));
-  std::printf("file:             %s (%s)\n", o.model.c_str(), format_bytes(file->file_size()).c_str());
+  std::printf("file:             %s (%s)\n", o.model.c_str(),
+              format_bytes(file->file_size()).c_str());
   auto config = ModelConfig::from_gguf(*file);
   if (config.ok()) {
     print_config(*config);
@@ -122,15 +123,16 @@ Status run_info(const InfoOptions& o) {
   // Memory estimate: create the session for real so the numbers are the
   // engine's own; fall back to the KV formula if the model does not load.
   const ModelConfig& c = *config;
-  int64_t n_ctx = o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(c.n_ctx_train > 0 ? c.n_ctx_train : 4096, 4096);
+  int64_t n_ctx =
+      o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(c.n_ctx_train > 0 ? c.n_ctx_train : 4096, 4096);
   file.reset();  // the model maps the file itself
   auto model = Model::load(o.model);
   if (!model.ok()) {
-    std::printf("\nmemory at ctx %lld: weights %s + KV cache (F16) %s + scratch ? "
-                "(model does not load: %s)\n",
-                static_cast<long long>(n_ctx), format_bytes(total_bytes).c_str(),
-                format_bytes(kv_cache_f16_bytes(c, n_ctx)).c_str(),
-                model.error().message().c_str());
+    std::printf(
+        "\nmemory at ctx %lld: weights %s + KV cache (F16) %s + scratch ? "
+        "(model does not load: %s)\n",
+        static_cast<long long>(n_ctx), format_bytes(total_bytes).c_str(),
+        format_bytes(kv_cache_f16_bytes(c, n_ctx)).c_str(), model.error().message().c_str());
     return Status::success();
   }
   SessionOptions so;
@@ -142,11 +144,12 @@ Status run_info(const InfoOptions& o) {
   const uint64_t weights = (*model)->weight_bytes();
   const uint64_t kv = session->kv_cache_bytes();
   const uint64_t scratch = session->scratch_bytes();
-  std::printf("\nmemory at ctx %lld, ubatch %lld: weights %s (mapped) + KV cache F16 %s + scratch "
-              "%s = %s\n",
-              static_cast<long long>(session->n_ctx()), static_cast<long long>(o.n_ubatch),
-              format_bytes(weights).c_str(), format_bytes(kv).c_str(),
-              format_bytes(scratch).c_str(), format_bytes(weights + kv + scratch).c_str());
+  std::printf(
+      "\nmemory at ctx %lld, ubatch %lld: weights %s (mapped) + KV cache F16 %s + scratch "
+      "%s = %s\n",
+      static_cast<long long>(session->n_ctx()), static_cast<long long>(o.n_ubatch),
+      format_bytes(weights).c_str(), format_bytes(kv).c_str(), format_bytes(scratch).c_str(),
+      format_bytes(weights + kv + scratch).c_str());
   return Status::success();
 }
 
@@ -154,16 +157,19 @@ Status run_info(const InfoOptions& o) {
 
 void add_info_command(CLI::App& app, CommandList& commands) {
   auto o = std::make_shared<InfoOptions>();
-  CLI::App* sub = app.add_subcommand("info", "Show a GGUF model's hyper-parameters, tokenizer, "
-                                             "metadata, tensors and memory estimate");
+  CLI::App* sub = app.add_subcommand("info",
+                                     "Show a GGUF model's hyper-parameters, tokenizer, "
+                                     "metadata, tensors and memory estimate");
   sub->add_option("model", o->model, "GGUF model file")->required();
-  sub->add_option("-c,--ctx", o->n_ctx, "Context length for the memory estimate "
-                                        "(default: training context, at most 4096)");
+  sub->add_option("-c,--ctx", o->n_ctx,
+                  "Context length for the memory estimate "
+                  "(default: training context, at most 4096)");
   sub->add_option("-u,--ubatch", o->n_ubatch, "Micro-batch size for the scratch estimate");
   sub->add_flag("--all", o->all_metadata, "Show more elements of long arrays");
   commands.push_back({sub, [o]() -> Status {
                         if (o->n_ctx < 0) return usage_error("--ctx must be >= 0", "--ctx");
-                        if (o->n_ubatch <= 0) return usage_error("--ubatch must be > 0", "--ubatch");
+                        if (o->n_ubatch <= 0)
+                          return usage_error("--ubatch must be > 0", "--ubatch");
                         return run_info(*o);
                       }});
 }

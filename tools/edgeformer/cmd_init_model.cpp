@@ -73,10 +73,14 @@ Status run_init_model(InitOptions& o) {
                        "use f32, f16, bf16, q8_0 or q4_0");
   }
   spec.weight_type = *type;
-  for (auto [v, name] : {std::pair{spec.n_embd, "--n-embd"}, {spec.n_layer, "--n-layer"},
-                         {spec.n_head, "--n-head"}, {spec.n_head_kv, "--n-head-kv"},
-                         {spec.n_ff, "--n-ff"}, {spec.n_ctx, "--ctx"}}) {
-    if (v <= 0) return usage_error(std::string(name) + " must be > 0, got " + std::to_string(v), name);
+  for (auto [v, name] : {std::pair{spec.n_embd, "--n-embd"},
+                         {spec.n_layer, "--n-layer"},
+                         {spec.n_head, "--n-head"},
+                         {spec.n_head_kv, "--n-head-kv"},
+                         {spec.n_ff, "--n-ff"},
+                         {spec.n_ctx, "--ctx"}}) {
+    if (v <= 0)
+      return usage_error(std::string(name) + " must be > 0, got " + std::to_string(v), name);
   }
   if (spec.n_head_kv > spec.n_head || spec.n_head % spec.n_head_kv != 0) {
     return usage_error("--n-head must be a multiple of --n-head-kv",
@@ -93,17 +97,17 @@ Status run_init_model(InitOptions& o) {
   EF_TRY(write_tiny_llama(o.output, spec));
   std::error_code ec;
   const auto size = std::filesystem::file_size(o.output, ec);
-  std::printf("wrote %s (%s): llama, n_embd %lld, n_layer %lld, n_head %lld/%lld kv, n_ff %lld, "
-              "ctx %lld, %s weights%s, vocab %s, seed %llu\n",
-              o.output.c_str(), ec ? "?" : format_bytes(size).c_str(),
-              static_cast<long long>(spec.n_embd), static_cast<long long>(spec.n_layer),
-              static_cast<long long>(spec.n_head), static_cast<long long>(spec.n_head_kv),
-              static_cast<long long>(spec.n_ff), static_cast<long long>(spec.n_ctx),
-              dtype_name(spec.weight_type), spec.tied_output ? " (tied output)" : "",
-              spec.vocab_path.empty()
-                  ? ("synthetic " + std::to_string(spec.n_vocab_synthetic)).c_str()
-                  : spec.vocab_path.c_str(),
-              static_cast<unsigned long long>(spec.seed));
+  std::printf(
+      "wrote %s (%s): llama, n_embd %lld, n_layer %lld, n_head %lld/%lld kv, n_ff %lld, "
+      "ctx %lld, %s weights%s, vocab %s, seed %llu\n",
+      o.output.c_str(), ec ? "?" : format_bytes(size).c_str(), static_cast<long long>(spec.n_embd),
+      static_cast<long long>(spec.n_layer), static_cast<long long>(spec.n_head),
+      static_cast<long long>(spec.n_head_kv), static_cast<long long>(spec.n_ff),
+      static_cast<long long>(spec.n_ctx), dtype_name(spec.weight_type),
+      spec.tied_output ? " (tied output)" : "",
+      spec.vocab_path.empty() ? ("synthetic " + std::to_string(spec.n_vocab_synthetic)).c_str()
+                              : spec.vocab_path.c_str(),
+      static_cast<unsigned long long>(spec.seed));
   std::printf("note: the weights are random (untrained); generated text will be gibberish\n");
   return Status::success();
 }

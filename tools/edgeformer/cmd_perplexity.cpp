@@ -138,7 +138,8 @@ Status run_perplexity(const PerplexityOptions& o) {
       nll2 += v * v;
     }
     count += n_ctx - first - 1;
-    std::printf("[%lld]%.4lf,", static_cast<long long>(i + 1), std::exp(nll / static_cast<double>(count)));
+    std::printf("[%lld]%.4lf,", static_cast<long long>(i + 1),
+                std::exp(nll / static_cast<double>(count)));
     std::fflush(stdout);
     progress.update(i + 1);
   }

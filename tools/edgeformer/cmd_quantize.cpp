@@ -108,10 +108,10 @@ Status run_quantize(const QuantizeOptions& o) {
   int kept = 0;
   for (const auto& t : file->tensors()) {
     if (!dtype_traits(t.ggml_type)) {
-      return make_error(Errc::unsupported,
-                        std::string("tensor type ") + ggml_type_name(t.ggml_type) +
-                            " cannot be converted",
-                        t.name, "quantize needs an F32/F16/BF16 model");
+      return make_error(
+          Errc::unsupported,
+          std::string("tensor type ") + ggml_type_name(t.ggml_type) + " cannot be converted",
+          t.name, "quantize needs an F32/F16/BF16 model");
     }
     DType to = t.type;
     if (t.n_dims == 1) {
@@ -137,13 +137,14 @@ Status run_quantize(const QuantizeOptions& o) {
   }
 
   gguf::Writer writer;
-  if (file->has("general.alignment")) writer.set_alignment(static_cast<uint32_t>(file->alignment()));
+  if (file->has("general.alignment"))
+    writer.set_alignment(static_cast<uint32_t>(file->alignment()));
   writer.copy_metadata(*file, skip_rewritten_key);
   writer.set_u32("general.file_type", llama_ftype_for(*target));
   if (!is_float_type(*target)) writer.set_u32("general.quantization_version", 2);
 
-  std::fprintf(stderr, "quantize: %s -> %s as %s, %zu tensors\n", o.input.c_str(),
-               o.output.c_str(), dtype_name(*target), plan.size());
+  std::fprintf(stderr, "quantize: %s -> %s as %s, %zu tensors\n", o.input.c_str(), o.output.c_str(),
+               dtype_name(*target), plan.size());
   Progress progress("quantize", static_cast<int64_t>(plan.size()), o.progress);
   uint64_t total_out = 0;
   std::vector<float> tmp;
@@ -165,8 +166,8 @@ Status run_quantize(const QuantizeOptions& o) {
     const int64_t n = t.ne[0];
     int64_t rows = 1;
     for (int d = 1; d < t.n_dims; ++d) rows *= t.ne[d];
-    const uint64_t out_bytes = *row_size_bytes(item.to, static_cast<uint64_t>(n)) *
-                               static_cast<uint64_t>(rows);
+    const uint64_t out_bytes =
+        *row_size_bytes(item.to, static_cast<uint64_t>(n)) * static_cast<uint64_t>(rows);
     std::vector<uint8_t>& out = converted.emplace_back(out_bytes);
     convert_rows(static_cast<const uint8_t*>(t.data), t.type, out.data(), item.to, n, rows, tmp);
     EF_TRY(writer.add_tensor_view(t.name, item.to, std::move(ne), out));
@@ -184,8 +185,8 @@ Status run_quantize(const QuantizeOptions& o) {
               kept ? strprintf(", %d tensors kept their type", kept).c_str() : "");
   std::printf("file size:   %s -> %s\n", format_bytes(file->file_size()).c_str(),
               ec ? "?" : format_bytes(out_file).c_str());
-  std::printf("wrote %s (general.file_type = %u, %s)\n", o.output.c_str(),
-              llama_ftype_for(*target), llama_ftype_name(llama_ftype_for(*target)).c_str());
+  std::printf("wrote %s (general.file_type = %u, %s)\n", o.output.c_str(), llama_ftype_for(*target),
+              llama_ftype_name(llama_ftype_for(*target)).c_str());
   return Status::success();
 }
 
@@ -193,8 +194,9 @@ Status run_quantize(const QuantizeOptions& o) {
 
 void add_quantize_command(CLI::App& app, CommandList& commands) {
   auto o = std::make_shared<QuantizeOptions>();
-  CLI::App* sub = app.add_subcommand("quantize", "Convert an F32/F16/BF16 GGUF model to "
-                                                 "q8_0, q4_0, f16, bf16 or f32");
+  CLI::App* sub = app.add_subcommand("quantize",
+                                     "Convert an F32/F16/BF16 GGUF model to "
+                                     "q8_0, q4_0, f16, bf16 or f32");
   sub->add_option("input", o->input, "Input GGUF model")->required();
   sub->add_option("output", o->output, "Output GGUF path (written atomically)")->required();
   sub->add_option("type", o->type, "Target type: q8_0 | q4_0 | f16 | bf16 | f32")->required();

@@ -44,23 +44,34 @@ std::string format_shape(const gguf::TensorInfo& tensor) {
 
 uint32_t llama_ftype_for(DType type) {
   switch (type) {
-    case DType::F32: return 0;
-    case DType::F16: return 1;
-    case DType::Q4_0: return 2;
-    case DType::Q8_0: return 7;
-    case DType::BF16: return 32;
+    case DType::F32:
+      return 0;
+    case DType::F16:
+      return 1;
+    case DType::Q4_0:
+      return 2;
+    case DType::Q8_0:
+      return 7;
+    case DType::BF16:
+      return 32;
   }
   return 0;
 }
 
 std::string llama_ftype_name(uint32_t ftype) {
   switch (ftype) {
-    case 0: return "all F32";
-    case 1: return "F16";
-    case 2: return "Q4_0";
-    case 7: return "Q8_0";
-    case 32: return "BF16";
-    default: return "ftype " + std::to_string(ftype);
+    case 0:
+      return "all F32";
+    case 1:
+      return "F16";
+    case 2:
+      return "Q4_0";
+    case 7:
+      return "Q8_0";
+    case 32:
+      return "BF16";
+    default:
+      return "ftype " + std::to_string(ftype);
   }
 }
 

@@ -77,7 +77,8 @@ int run(int argc, char** argv) {
   for (const auto& c : commands) {
     if (!c.app->parsed()) continue;
     ef::Status status = c.run();
-    if (!status.ok()) return report(status.error().message(), ef::cli::exit_code_for(status.error()));
+    if (!status.ok())
+      return report(status.error().message(), ef::cli::exit_code_for(status.error()));
     return 0;
   }
   return report("no subcommand given; hint: run 'edgeformer --help'", ef::cli::kExitUsage);

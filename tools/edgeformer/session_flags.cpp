@@ -16,9 +16,11 @@ void SessionFlags::add_to(CLI::App& app, const char* ctx_help) {
 }
 
 Status SessionFlags::validate_and_apply() const {
-  if (n_threads < 0) return usage_error("--threads must be >= 0", "--threads " + std::to_string(n_threads));
+  if (n_threads < 0)
+    return usage_error("--threads must be >= 0", "--threads " + std::to_string(n_threads));
   if (n_ctx < 0) return usage_error("--ctx must be >= 0", "--ctx " + std::to_string(n_ctx));
-  if (n_ubatch <= 0) return usage_error("--ubatch must be > 0", "--ubatch " + std::to_string(n_ubatch));
+  if (n_ubatch <= 0)
+    return usage_error("--ubatch must be > 0", "--ubatch " + std::to_string(n_ubatch));
   if (cache_type != "f16" && cache_type != "f32") {
     return usage_error("unknown KV cache type '" + cache_type + "'", "--cache-type",
                        "use f16 or f32");
@@ -27,7 +29,8 @@ Status SessionFlags::validate_and_apply() const {
   auto parsed = kernels::parse_isa(isa);
   if (!parsed.ok()) {
     std::string names;
-    for (auto i : kernels::available_isas()) names += std::string(names.empty() ? "" : ", ") + kernels::isa_name(i);
+    for (auto i : kernels::available_isas())
+      names += std::string(names.empty() ? "" : ", ") + kernels::isa_name(i);
     return usage_error("unknown ISA '" + isa + "'", "--isa", "this machine supports: " + names);
   }
   Status selected = kernels::select_isa(*parsed);

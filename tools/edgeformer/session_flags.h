@@ -15,11 +15,11 @@ class App;
 namespace ef::cli {
 
 struct SessionFlags {
-  int n_threads = 0;       // 0 = all hardware threads
-  int64_t n_ctx = 0;       // 0 = model's training context (capped by the session)
+  int n_threads = 0;  // 0 = all hardware threads
+  int64_t n_ctx = 0;  // 0 = model's training context (capped by the session)
   int64_t n_ubatch = 512;
   std::string cache_type = "f16";
-  std::string isa;         // "" = automatic
+  std::string isa;  // "" = automatic
 
   // Registers -t/--threads, -c/--ctx, -u/--ubatch, --cache-type, --isa.
   // `ctx_help` documents the default of --ctx; nullptr: no --ctx flag.
