@@ -75,7 +75,7 @@ void matmul(const Tensor& w, const float* x, int64_t n_tokens, float* y, int64_t
   if (vt != DType::F32) {
     x_row_bytes = vec_row_bytes(vt, k);
     scratch.resize(x_row_bytes * static_cast<size_t>(n_tokens));
-    const FromFloatFn convert = table.for_type(vt).from_float;
+    const FromFloatFn convert = table.for_type(vt).from_float_act;
     uint8_t* dst = scratch.data();
     if (n_tokens == 1) {
       convert(x, dst, k);

@@ -22,6 +22,14 @@ void bf16_to_f32_row(const void* x, float* y, int64_t n);
 // Q8_0: d = max|x| / 127, q = roundf(x / d)  (x * (1/d) exactly as ggml).
 void quantize_row_q8_0(const float* x, void* y, int64_t n);
 void dequantize_row_q8_0(const void* x, float* y, int64_t n);
+// Q8_0 for activations, as ggml-cpu quantizes them on x86 (AVX/AVX2 path,
+// also used by AVX-512 builds): d = amax / 127 (stored fp16),
+// q = round_half_even(x * (127 / amax)), saturated to int8.
+// Differs from quantize_row_q8_0 in the multiplier (127/amax vs 1/d) and in
+// ties (2.5 -> 2, not 3). NaN inputs: unspecified.
+void quantize_row_q8_0_act(const float* x, void* y, int64_t n);
+// Round half to even, independent of the FPU rounding mode.
+float round_half_even(float v);
 // Q4_0: m = the x with the largest |x| (sign kept), d = m / -8,
 // q = min(15, (int8)(x / d + 8.5)), byte j = q[j] | q[j+16] << 4.
 void quantize_row_q4_0(const float* x, void* y, int64_t n);

@@ -96,6 +96,14 @@ void fill_scalar_table(KernelTable& t) {
             gemm_generic<vec_dot_q8_0_q8_0>};
   t.q4_0 = {DType::Q8_0, quantize_row_q4_0, dequantize_row_q4_0, vec_dot_q4_0_q8_0,
             gemm_generic<vec_dot_q4_0_q8_0>};
+  // Activations: ggml-cpu's x86 conversions. F16: vcvtps2ph, round to
+  // nearest even = fp32_to_fp16; BF16: scalar ggml_compute_fp32_to_bf16 =
+  // fp32_to_bf16 (no subnormal flush); Q8_0: the x86 quantizer (see ref.h).
+  t.f32.from_float_act = f32_copy_row;
+  t.f16.from_float_act = f32_to_f16_row;
+  t.bf16.from_float_act = f32_to_bf16_row;
+  t.q8_0.from_float_act = quantize_row_q8_0_act;
+  t.q4_0.from_float_act = quantize_row_q4_0;  // never used: q4_0 is not a vec_dot_type
 }
 
 }  // namespace ef::kernels::ref
