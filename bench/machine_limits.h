@@ -141,6 +141,7 @@ __attribute__((target("amx-tile,amx-int8,amx-bf16"))) inline void amx_loop(int64
     cfg.colsb[t] = 64;
     cfg.rows[t] = 16;
   }
+  __asm__ volatile("" : : "r"(&cfg) : "memory");  // GCC 12: see src/kernels/x86/amx_quant.cpp
   _tile_loadconfig(&cfg);
   alignas(64) static thread_local uint8_t data[16 * 64];
   std::memset(data, 0, sizeof(data));

@@ -46,6 +46,13 @@ float vec_dot_bf16(int64_t k, const void* w, const void* x);
 float vec_dot_q8_0_q8_0(int64_t k, const void* w, const void* x);
 float vec_dot_q4_0_q8_0(int64_t k, const void* w, const void* x);
 
+// The same dots with one fma per block, in block order:
+//   acc = fma(float(sumi_b), d_w * d_x, acc)
+// (sumi_b exact; q4_0 sumi_b = sum (q - 8) x). The oracle of kernels that
+// compute exact per-block sums on matrix units (AMX), bit-for-bit.
+float vec_dot_q8_0_q8_0_blockfma(int64_t k, const void* w, const void* x);
+float vec_dot_q4_0_q8_0_blockfma(int64_t k, const void* w, const void* x);
+
 // gemm as a loop over a vec_dot (row-major over rows, then tokens).
 void gemm_via_vec_dot(VecDotFn vec_dot, int64_t k, const void* w, size_t w_row_bytes,
                       int64_t row_begin, int64_t row_end, const void* x, size_t x_row_bytes,

@@ -1,4 +1,6 @@
 // Scalar dot products (the oracles) and the scalar kernel table.
+#include <cmath>
+
 #include "core/dtype.h"
 #include "core/fp16.h"
 #include "kernels/ref/ref.h"
@@ -62,6 +64,33 @@ float vec_dot_q4_0_q8_0(int64_t k, const void* w, const void* x) {
     sum += static_cast<float>(sumi) * fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d);
   }
   return sum;
+}
+
+float vec_dot_q8_0_q8_0_blockfma(int64_t k, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ8_0*>(w);
+  const auto* b = static_cast<const BlockQ8_0*>(x);
+  float acc = 0.0f;
+  for (int64_t i = 0; i < k / kQK8_0; ++i) {
+    int32_t sumi = 0;
+    for (int j = 0; j < kQK8_0; ++j) sumi += a[i].qs[j] * b[i].qs[j];
+    acc = std::fma(static_cast<float>(sumi), fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d), acc);
+  }
+  return acc;
+}
+
+float vec_dot_q4_0_q8_0_blockfma(int64_t k, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ4_0*>(w);
+  const auto* b = static_cast<const BlockQ8_0*>(x);
+  constexpr int kHalf = kQK4_0 / 2;
+  float acc = 0.0f;
+  for (int64_t i = 0; i < k / kQK8_0; ++i) {
+    int32_t sumi = 0;
+    for (int j = 0; j < kHalf; ++j) {
+      sumi += ((a[i].qs[j] & 0x0f) - 8) * b[i].qs[j] + ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + kHalf];
+    }
+    acc = std::fma(static_cast<float>(sumi), fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d), acc);
+  }
+  return acc;
 }
 
 void gemm_via_vec_dot(VecDotFn vec_dot, int64_t k, const void* w, size_t w_row_bytes,
