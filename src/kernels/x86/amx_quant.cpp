@@ -13,7 +13,8 @@
 // element does not depend on the batch size, tiling or thread count.
 //
 // B is built per 16-row tile with dword gathers (the GGUF layout is kept; no
-// repacking at load) and reused for every token tile of the call.
+// repacking at load) and reused for every token tile of the call. One token
+// (decode) goes to amx_decode.cpp: same sums and float sequence, no tiles.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -26,6 +27,7 @@
 
 #include "core/dtype.h"
 #include "core/fp16.h"
+#include "kernels/x86/amx_decode.h"
 #include "kernels/x86/amx_kernels.h"
 
 namespace ef::kernels::x86::amx {
@@ -152,11 +154,13 @@ void gemm(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const vo
 
 void gemm_q8_0(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const void* x,
                size_t xrb, int64_t nt, float* y, int64_t ldy) {
+  if (nt == 1) return decode_q8_0(k, w, wrb, r0, r1, x, y);
   gemm<false>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
 }
 
 void gemm_q4_0(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const void* x,
                size_t xrb, int64_t nt, float* y, int64_t ldy) {
+  if (nt == 1) return decode_q4_0(k, w, wrb, r0, r1, x, y);
   gemm<true>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
 }
 
