@@ -19,7 +19,7 @@ namespace {
 
 constexpr int64_t kRowGrain = 16;       // rows per chunk are a multiple of this
 constexpr int64_t kMaxRowChunks = 256;  // bounds per-task overhead on huge outputs
-constexpr int64_t kTokenChunk = 64;     // activation rows kept hot per tile
+constexpr int64_t kTokenChunk = 256;    // activation rows kept hot per tile (L2)
 
 size_t vec_row_bytes(DType type, int64_t k) {
   const auto bytes = row_size_bytes(type, static_cast<uint64_t>(k));

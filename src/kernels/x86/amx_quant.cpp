@@ -54,6 +54,11 @@ void configure(int mt) {
   c.colsb[1] = 32;
   c.rows[2] = 8;                         // B: 8 x 64 bytes
   c.colsb[2] = 64;
+  // Tiles 3, 4, 5: a second C, A, B (two blocks in flight).
+  for (int t = 0; t < 3; ++t) {
+    c.rows[3 + t] = c.rows[t];
+    c.colsb[3 + t] = c.colsb[t];
+  }
   // GCC 12's _tile_loadconfig tells the compiler it reads only 8 bytes of
   // the config, so the row/column stores would be dropped as dead: force them.
   __asm__ volatile("" : : "r"(&c) : "memory");
@@ -103,49 +108,93 @@ void pack_weights(const uint8_t* w, size_t wrb, int nr, int64_t nb, WeightTile& 
   }
 }
 
+// One block's sums (c: mt x 16 int32) scaled into acc (lanes = weight rows).
+// Rows of c past mt hold stale sums; FULL = all 16 tokens (no bound checks).
+template <bool FULL>
+inline void scale_block(const int32_t* c, const float* dw, const float* dx, int mt,
+                        __m512* acc) {
+  const __m512 dwv = _mm512_loadu_ps(dw);
+#pragma GCC unroll 16
+  for (int m = 0; m < 16; ++m) {
+    if (!FULL && m >= mt) break;
+    const __m512 prod = _mm512_mul_ps(dwv, _mm512_set1_ps(dx[m]));
+    const __m512 s = _mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * m));
+    acc[m] = _mm512_fmadd_ps(s, prod, acc[m]);
+  }
+}
+
+// mt tokens (rows of A at xt, stride xrb) x 16 packed weight rows, all blocks.
+// dx: nb x 16 activation scales. Two blocks per step on two accumulator
+// tiles, so the second block's tdpbssd runs while the first is scaled.
+template <bool FULL>
+void token_tile(int64_t nb, const uint8_t* xt, size_t xrb, const int8_t* bw, const float* dw,
+                const float* dx, int mt, __mmask16 valid, float* y, int64_t ldy) {
+  alignas(64) int32_t c0[16 * 16];
+  alignas(64) int32_t c1[16 * 16];
+  __m512 acc[16];
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  const auto stride = static_cast<long>(xrb);
+  int64_t b = 0;
+  for (; b + 1 < nb; b += 2) {
+    _tile_zero(0);
+    _tile_zero(3);
+    _tile_loadd(1, xt + b * sizeof(BlockQ8_0), stride);
+    _tile_loadd(2, bw + b * 512, 64);
+    _tile_dpbssd(0, 1, 2);
+    _tile_loadd(4, xt + (b + 1) * sizeof(BlockQ8_0), stride);
+    _tile_loadd(5, bw + (b + 1) * 512, 64);
+    _tile_dpbssd(3, 4, 5);
+    _tile_stored(0, c0, 64);
+    scale_block<FULL>(c0, dw + b * 16, dx + b * 16, mt, acc);
+    _tile_stored(3, c1, 64);
+    scale_block<FULL>(c1, dw + (b + 1) * 16, dx + (b + 1) * 16, mt, acc);
+  }
+  if (b < nb) {
+    _tile_zero(0);
+    _tile_loadd(1, xt + b * sizeof(BlockQ8_0), stride);
+    _tile_loadd(2, bw + b * 512, 64);
+    _tile_dpbssd(0, 1, 2);
+    _tile_stored(0, c0, 64);
+    scale_block<FULL>(c0, dw + b * 16, dx + b * 16, mt, acc);
+  }
+  for (int m = 0; m < mt; ++m) _mm512_mask_storeu_ps(y + m * ldy, valid, acc[m]);
+}
+
 template <bool Q4>
 void gemm(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const void* x,
           size_t xrb, int64_t n_tokens, float* y, int64_t ldy) {
   const int64_t nb = k / kQK8_0;
   thread_local WeightTile tile;
-  thread_local std::vector<float> dx;  // n_tokens x nb activation scales
+  thread_local std::vector<float> dx;  // per token tile: nb x 16 activation scales
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* xb = static_cast<const uint8_t*>(x);
+  dx.resize(static_cast<size_t>(nb) * 16);
+  const __m512i tok_off = _mm512_mullo_epi32(
+      _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+      _mm512_set1_epi32(static_cast<int>(xrb)));
 
-  dx.resize(static_cast<size_t>(n_tokens * nb));
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    const auto* row = reinterpret_cast<const BlockQ8_0*>(xb + t * xrb);
-    for (int64_t b = 0; b < nb; ++b) dx[t * nb + b] = fp16_to_fp32(row[b].d);
-  }
-
-  alignas(64) int32_t c[16 * 16];
   for (int64_t rr = r0; rr < r1; rr += 16) {
     const int nr = static_cast<int>(std::min<int64_t>(16, r1 - rr));
     const __mmask16 valid = static_cast<__mmask16>((1u << nr) - 1u);
     pack_weights<Q4>(wb + rr * wrb, wrb, nr, nb, tile);
+    const int8_t* bw = tile.b.data();
+    const float* dw = tile.d.data();
+    float* dxp = dx.data();
     for (int64_t t0 = 0; t0 < n_tokens; t0 += 16) {
       const int mt = static_cast<int>(std::min<int64_t>(16, n_tokens - t0));
-      configure(mt);
-      __m512 acc[16];
-      for (auto& a : acc) a = _mm512_setzero_ps();
-      const uint8_t* xt = xb + t0 * xrb + 2;  // quants of block 0, token t0
-      const float* dxt = dx.data() + t0 * nb;
-      for (int64_t b = 0; b < nb; ++b) {
-        _tile_zero(0);
-        _tile_loadd(1, xt + b * sizeof(BlockQ8_0), static_cast<long>(xrb));
-        _tile_loadd(2, tile.b.data() + b * 512, 64);
-        _tile_dpbssd(0, 1, 2);
-        _tile_stored(0, c, 64);
-        const __m512 dw = _mm512_loadu_ps(tile.d.data() + b * 16);
-        // Tokens past mt hold stale sums; their results are never stored.
-        for (int m = 0; m < 16; ++m) {
-          if (m >= mt) break;
-          const __m512 prod = _mm512_mul_ps(dw, _mm512_set1_ps(dxt[m * nb + b]));
-          const __m512 s = _mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * m));
-          acc[m] = _mm512_fmadd_ps(s, prod, acc[m]);
-        }
+      const __mmask16 tvalid = static_cast<__mmask16>((1u << mt) - 1u);
+      const uint8_t* xt = xb + t0 * xrb;
+      for (int64_t b = 0; b < nb; ++b) {  // the tokens' fp16 scales of block b
+        const __m512i dh = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), tvalid, tok_off,
+                                                       xt + b * sizeof(BlockQ8_0), 1);
+        _mm512_storeu_ps(dxp + b * 16, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dh)));
       }
-      for (int m = 0; m < mt; ++m) _mm512_mask_storeu_ps(y + (t0 + m) * ldy + rr, valid, acc[m]);
+      configure(mt);
+      if (mt == 16) {
+        token_tile<true>(nb, xt + 2, xrb, bw, dw, dxp, mt, valid, y + t0 * ldy + rr, ldy);
+      } else {
+        token_tile<false>(nb, xt + 2, xrb, bw, dw, dxp, mt, valid, y + t0 * ldy + rr, ldy);
+      }
     }
   }
 }
