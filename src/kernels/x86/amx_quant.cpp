@@ -164,14 +164,26 @@ template <bool Q4>
 void gemm(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const void* x,
           size_t xrb, int64_t n_tokens, float* y, int64_t ldy) {
   const int64_t nb = k / kQK8_0;
+  const int64_t n_tiles = (n_tokens + 15) / 16;
   thread_local WeightTile tile;
   thread_local std::vector<float> dx;  // per token tile: nb x 16 activation scales
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* xb = static_cast<const uint8_t*>(x);
-  dx.resize(static_cast<size_t>(nb) * 16);
+
+  // Activation scales once per call (tokens at stride xrb -> one gather each).
+  dx.resize(static_cast<size_t>(n_tiles * nb) * 16);
   const __m512i tok_off = _mm512_mullo_epi32(
       _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
       _mm512_set1_epi32(static_cast<int>(xrb)));
+  for (int64_t tt = 0; tt < n_tiles; ++tt) {
+    const int mt = static_cast<int>(std::min<int64_t>(16, n_tokens - tt * 16));
+    const auto tvalid = static_cast<__mmask16>((1u << mt) - 1u);
+    for (int64_t b = 0; b < nb; ++b) {
+      const __m512i dh = _mm512_mask_i32gather_epi32(
+          _mm512_setzero_si512(), tvalid, tok_off, xb + tt * 16 * xrb + b * sizeof(BlockQ8_0), 1);
+      _mm512_storeu_ps(dx.data() + (tt * nb + b) * 16, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dh)));
+    }
+  }
 
   for (int64_t rr = r0; rr < r1; rr += 16) {
     const int nr = static_cast<int>(std::min<int64_t>(16, r1 - rr));
@@ -179,21 +191,23 @@ void gemm(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const vo
     pack_weights<Q4>(wb + rr * wrb, wrb, nr, nb, tile);
     const int8_t* bw = tile.b.data();
     const float* dw = tile.d.data();
-    float* dxp = dx.data();
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += 16) {
+    // ldtilecfg is slow: load it only when the token-tile height changes
+    // (and after the packing above, which may call into the C library).
+    int configured = -1;
+    for (int64_t tt = 0; tt < n_tiles; ++tt) {
+      const int64_t t0 = tt * 16;
       const int mt = static_cast<int>(std::min<int64_t>(16, n_tokens - t0));
-      const __mmask16 tvalid = static_cast<__mmask16>((1u << mt) - 1u);
-      const uint8_t* xt = xb + t0 * xrb;
-      for (int64_t b = 0; b < nb; ++b) {  // the tokens' fp16 scales of block b
-        const __m512i dh = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), tvalid, tok_off,
-                                                       xt + b * sizeof(BlockQ8_0), 1);
-        _mm512_storeu_ps(dxp + b * 16, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dh)));
+      if (mt != configured) {
+        configure(mt);
+        configured = mt;
       }
-      configure(mt);
+      const uint8_t* xt = xb + t0 * xrb + 2;  // quants of block 0
+      const float* dxt = dx.data() + tt * nb * 16;
+      float* yt = y + t0 * ldy + rr;
       if (mt == 16) {
-        token_tile<true>(nb, xt + 2, xrb, bw, dw, dxp, mt, valid, y + t0 * ldy + rr, ldy);
+        token_tile<true>(nb, xt, xrb, bw, dw, dxt, mt, valid, yt, ldy);
       } else {
-        token_tile<false>(nb, xt + 2, xrb, bw, dw, dxp, mt, valid, y + t0 * ldy + rr, ldy);
+        token_tile<false>(nb, xt, xrb, bw, dw, dxt, mt, valid, yt, ldy);
       }
     }
   }
