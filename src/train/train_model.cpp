@@ -136,6 +136,8 @@ struct TrainModel::Impl {
 TrainModel::~TrainModel() = default;
 int TrainModel::n_threads() const { return impl_->pool->n_threads(); }
 const float* TrainModel::logits() const { return impl_->logits; }
+ThreadPool& TrainModel::pool() { return *impl_->pool; }
+const float* TrainModel::token_losses() const { return impl_->losses; }
 
 const float* TrainModel::param(const std::string& name) const {
   for (const ParamInfo& p : layout_) {

@@ -93,6 +93,8 @@ class TrainModel {
   int64_t batch() const { return B_; }
   int64_t seq() const { return T_; }
   int n_threads() const;
+  ThreadPool& pool();
+  const float* token_losses() const;  // [B*T] per-position losses of the last forward
   int64_t n_params() const { return n_params_; }
   float* params() { return params_.as<float>(); }
   const float* params() const { return params_.as<float>(); }
