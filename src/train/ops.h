@@ -68,12 +68,14 @@ void rope_backward(float* dx, const float* cos_t, const float* sin_t, int64_t n,
 // q: [B*T, NH*hd], k, v: [B*T, NKV*hd]; query head h reads KV head
 // h / (NH/NKV). att: [B, NH, T, T] softmax probabilities (saved; entries
 // above the diagonal are 0). out: [B*T, NH*hd]. Scale 1/sqrt(hd).
+// The products run on the kernels' block gemm; `scratch` holds
+// attention_scratch_floats(T, hd, pool threads) floats (both passes).
 // Backward tasks are (batch, KV head) so the heads sharing a KV head add
-// into dk/dv in a fixed order. `scratch`: attention_backward_scratch_floats.
-void attention_forward(float* out, float* att, const float* q, const float* k, const float* v,
-                       int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t hd,
+// into dk/dv in a fixed order.
+size_t attention_scratch_floats(int64_t T, int64_t hd, int n_threads);
+void attention_forward(float* out, float* att, float* scratch, const float* q, const float* k,
+                       const float* v, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t hd,
                        ThreadPool& pool);
-size_t attention_backward_scratch_floats(int64_t T, int n_threads);
 void attention_backward(float* dq, float* dk, float* dv, float* scratch, const float* dout,
                         const float* q, const float* k, const float* v, const float* att,
                         int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t hd,

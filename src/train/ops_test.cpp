@@ -154,14 +154,14 @@ void attention_fd(int64_t NH, int64_t NKV) {
   auto q = randn(N * NH * hd, 13), k = randn(N * NKV * hd, 14), v = randn(N * NKV * hd, 15);
   auto R = randn(N * NH * hd, 16);
   std::vector<float> out(N * NH * hd), att(B * NH * T * T);
+  std::vector<float> scratch(attention_scratch_floats(T, hd, pool.n_threads()));
   auto obj = [&] {
-    attention_forward(out.data(), att.data(), q.data(), k.data(), v.data(), B, T, NH, NKV, hd, pool);
+    attention_forward(out.data(), att.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, NH, NKV, hd, pool);
     return weighted_sum(out, R);
   };
   obj();
   std::vector<float> dq(q.size()), dk(k.size()), dv(v.size());
-  std::vector<float> scratch(attention_backward_scratch_floats(T, pool.n_threads()));
-  attention_backward(dq.data(), dk.data(), dv.data(), scratch.data(), R.data(), q.data(), k.data(),
+    attention_backward(dq.data(), dk.data(), dv.data(), scratch.data(), R.data(), q.data(), k.data(),
                      v.data(), att.data(), B, T, NH, NKV, hd, pool);
   EXPECT_LT(fd_check(q, dq, obj), kFdTol);
   EXPECT_LT(fd_check(k, dk, obj), kFdTol);
@@ -236,10 +236,10 @@ TEST(TrainOps, BackwardIsThreadCountIndependent) {
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
     std::vector<float> out(N * NH * hd), att(B * NH * T * T);
-    attention_forward(out.data(), att.data(), q.data(), k.data(), v.data(), B, T, NH, NKV, hd, pool);
+    std::vector<float> scratch(attention_scratch_floats(T, hd, threads));
+    attention_forward(out.data(), att.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, NH, NKV, hd, pool);
     std::vector<float> dq(q.size()), dk(k.size()), dv(v.size());
-    std::vector<float> scratch(attention_backward_scratch_floats(T, threads));
-    attention_backward(dq.data(), dk.data(), dv.data(), scratch.data(), dout.data(), q.data(),
+        attention_backward(dq.data(), dk.data(), dv.data(), scratch.data(), dout.data(), q.data(),
                        k.data(), v.data(), att.data(), B, T, NH, NKV, hd, pool);
     std::vector<float> y(N * C), rstd(N), dx(N * C), dw(C);
     rmsnorm_forward(y.data(), rstd.data(), x.data(), w.data(), N, C, 1e-5f, pool);

@@ -75,7 +75,8 @@ Sizes sizes_for(const ModelConfig& c, int64_t B, int64_t T, int n_threads) {
   upd(F, C);
   upd(C, V);
   s.mm_scratch = mm;
-  s.att_scratch = static_cast<u128>(T) * static_cast<u128>(n_threads);
+  s.att_scratch = (2 * static_cast<u128>(T) * T + 3 * static_cast<u128>(c.head_dim) * T) *
+                  static_cast<u128>(n_threads);
   s.rope = static_cast<u128>(T) * static_cast<u128>(c.n_rot);  // cos + sin halves
   s.tokens = 2 * N;                                             // ids + targets (int32)
   return s;
@@ -256,7 +257,7 @@ float TrainModel::forward(const int32_t* ids, const int32_t* targets) {
     matmul_forward(L.v, L.xn1, wv, N, C, KD, pool);  // [N, KD]
     rope_forward(L.q, I.rope_cos, I.rope_sin, N, T, NH, hd, c.n_rot);
     rope_forward(L.k, I.rope_cos, I.rope_sin, N, T, NKV, hd, c.n_rot);
-    attention_forward(L.y, L.att, L.q, L.k, L.v, B, T, NH, NKV, hd, pool);  // [N, QD]
+    attention_forward(L.y, L.att, I.att_scratch, L.q, L.k, L.v, B, T, NH, NKV, hd, pool);  // [N, QD]
     matmul_forward(L.res_mid, L.y, wo, N, QD, C, pool);
     for (int64_t i = 0; i < N * C; ++i) L.res_mid[i] += L.res_in[i];
 
