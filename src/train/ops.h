@@ -41,10 +41,11 @@ void rmsnorm_backward(float* dx, float* dw, const float* dout, const float* x, c
 // Forward uses kernels::matmul (the tiled SIMD gemm). Backward reuses the same
 // gemm on transposed copies: dinp = dout * W (W^T copied to [IC, OC]) and
 // dW = dout^T * inp (dout^T [OC, n] and inp^T [IC, n] copied). `scratch`
-// must hold matmul_backward_scratch_floats(n, IC, OC) floats.
+// must hold matmul_backward_scratch_floats(n, IC, OC, pool threads) floats.
+// dinp may be null (no input gradient needed).
 void matmul_forward(float* out, const float* inp, const float* w, int64_t n, int64_t IC,
                     int64_t OC, ThreadPool& pool);
-size_t matmul_backward_scratch_floats(int64_t n, int64_t IC, int64_t OC);
+size_t matmul_backward_scratch_floats(int64_t n, int64_t IC, int64_t OC, int n_threads);
 void matmul_backward(float* dinp, float* dw, float* scratch, const float* dout, const float* inp,
                      const float* w, int64_t n, int64_t IC, int64_t OC, ThreadPool& pool);
 // Scalar references (tests): plain triple loops in double.

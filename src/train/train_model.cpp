@@ -65,8 +65,7 @@ Sizes sizes_for(const ModelConfig& c, int64_t B, int64_t T, int n_threads) {
   s.grad_work = N * (C + C + QD + 2 * KD + QD + 3 * F);
   u128 mm = 0;
   auto upd = [&](u128 ic, u128 oc) {
-    const u128 a = ic * oc + N * ic, b = oc * N + ic * N + oc * ic;
-    mm = std::max(mm, std::max(a, std::max(b, mm)));
+    mm = std::max(mm, ic * oc + oc * N + ic * N + 32 * ic * static_cast<u128>(n_threads));
   };
   upd(C, QD);
   upd(C, KD);
