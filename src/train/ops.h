@@ -38,16 +38,12 @@ void rmsnorm_backward(float* dx, float* dw, const float* dout, const float* x, c
                       const float* rstd, int64_t n, int64_t C, ThreadPool& pool);
 
 // ---- linear layer: out[n, OC] = inp[n, IC] * W^T, W: [OC, IC] (ggml ne {IC, OC})
-// Forward uses kernels::matmul (the tiled SIMD gemm). Backward reuses the same
-// gemm on transposed copies: dinp = dout * W (W^T copied to [IC, OC]) and
-// dW = dout^T * inp (dout^T [OC, n] and inp^T [IC, n] copied). `scratch`
-// must hold matmul_backward_scratch_floats(n, IC, OC, pool threads) floats.
-// dinp may be null (no input gradient needed).
+// Forward on kernels::matmul; backward on gemm_acc (train/gemm_acc.h):
+// dinp += dout * W and dW += dout^T * inp. dinp may be null.
 void matmul_forward(float* out, const float* inp, const float* w, int64_t n, int64_t IC,
                     int64_t OC, ThreadPool& pool);
-size_t matmul_backward_scratch_floats(int64_t n, int64_t IC, int64_t OC, int n_threads);
-void matmul_backward(float* dinp, float* dw, float* scratch, const float* dout, const float* inp,
-                     const float* w, int64_t n, int64_t IC, int64_t OC, ThreadPool& pool);
+void matmul_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
+                     int64_t n, int64_t IC, int64_t OC, ThreadPool& pool);
 // Scalar references (tests): plain triple loops in double.
 void matmul_forward_ref(float* out, const float* inp, const float* w, int64_t n, int64_t IC,
                         int64_t OC);

@@ -47,7 +47,7 @@ using u128 = unsigned __int128;
 // activation policy in train_model.h). Sizes in 128-bit so absurd configs
 // are rejected instead of wrapping.
 struct Sizes {
-  u128 layer_acts, final_acts, grad_work, mm_scratch, att_scratch, rope, tokens;
+  u128 layer_acts, final_acts, grad_work, att_scratch, rope, tokens;
 };
 
 Sizes sizes_for(const ModelConfig& c, int64_t B, int64_t T, int n_threads) {
@@ -63,17 +63,6 @@ Sizes sizes_for(const ModelConfig& c, int64_t B, int64_t T, int n_threads) {
   s.final_acts = N * (C + C + 1 + V + 1);
   // dres, dxn, dq, dk, dv, dy, dgate, dup, dh
   s.grad_work = N * (C + C + QD + 2 * KD + QD + 3 * F);
-  u128 mm = 0;
-  auto upd = [&](u128 ic, u128 oc) {
-    mm = std::max(mm, ic * oc + oc * N + ic * N + 32 * ic * static_cast<u128>(n_threads));
-  };
-  upd(C, QD);
-  upd(C, KD);
-  upd(QD, C);
-  upd(C, F);
-  upd(F, C);
-  upd(C, V);
-  s.mm_scratch = mm;
   s.att_scratch = (2 * static_cast<u128>(T) * T + 3 * static_cast<u128>(c.head_dim) * T) *
                   static_cast<u128>(n_threads);
   s.rope = static_cast<u128>(T) * static_cast<u128>(c.n_rot);  // cos + sin halves
@@ -101,7 +90,7 @@ Result<MemoryPlan> plan_memory(const ModelConfig& c, int64_t B, int64_t T, int n
   u128 n_params = 0;
   for (const ParamInfo& p : param_layout(c)) n_params += static_cast<u128>(p.count);
   const u128 acts = s.layer_acts * static_cast<u128>(c.n_layer) + s.final_acts;
-  const u128 scratch = s.grad_work + s.mm_scratch + s.att_scratch + s.rope + s.tokens;
+  const u128 scratch = s.grad_work + s.att_scratch + s.rope + s.tokens;
   const u128 total = 4 * (n_params * 4 + acts + scratch);
   if (total > kMaxBytes) {
     return make_error(Errc::out_of_memory, "training this configuration needs more than 64 TiB",
@@ -128,7 +117,7 @@ struct TrainModel::Impl {
   float *res_out = nullptr, *xf = nullptr, *rstdf = nullptr, *logits = nullptr, *losses = nullptr;
   float *dres = nullptr, *dxn = nullptr, *dq = nullptr, *dk = nullptr, *dv = nullptr;
   float *dy = nullptr, *dgate = nullptr, *dup = nullptr, *dh = nullptr;
-  float *mm_scratch = nullptr, *att_scratch = nullptr, *rope_cos = nullptr, *rope_sin = nullptr;
+  float *att_scratch = nullptr, *rope_cos = nullptr, *rope_sin = nullptr;
   int32_t *ids = nullptr, *targets = nullptr;
   bool has_targets = false;
 };
@@ -164,7 +153,7 @@ Result<std::unique_ptr<TrainModel>> TrainModel::create(const ModelConfig& c, int
   auto impl = std::make_unique<Impl>();
   const Sizes s = sizes_for(c, B, T, n_threads);
   const size_t n_acts = static_cast<size_t>(s.layer_acts * static_cast<u128>(c.n_layer) + s.final_acts);
-  const size_t n_work = static_cast<size_t>(s.grad_work + s.mm_scratch + s.att_scratch + s.rope + s.tokens);
+  const size_t n_work = static_cast<size_t>(s.grad_work + s.att_scratch + s.rope + s.tokens);
   EF_ASSIGN_OR_RETURN(impl->acts_buf, Buffer::allocate(n_acts * sizeof(float)));
   EF_ASSIGN_OR_RETURN(impl->work_buf, Buffer::allocate(n_work * sizeof(float)));
 
@@ -209,7 +198,6 @@ Result<std::unique_ptr<TrainModel>> TrainModel::create(const ModelConfig& c, int
   impl->dgate = take(N * F);
   impl->dup = take(N * F);
   impl->dh = take(N * F);
-  impl->mm_scratch = take(static_cast<int64_t>(s.mm_scratch));
   impl->att_scratch = take(static_cast<int64_t>(s.att_scratch));
   impl->rope_cos = take(T * c.n_rot / 2);
   impl->rope_sin = take(T * c.n_rot / 2);
@@ -300,7 +288,7 @@ void TrainModel::backward(float loss_scale) {
   const ParamInfo& out_norm = layout_[pi];
   const int64_t out_off = c.tied_output ? layout_[0].offset : layout_[pi + 1].offset;
   zero(I.dxn, N * C);
-  matmul_backward(I.dxn, g + out_off, I.mm_scratch, I.logits, I.xf, w + out_off, N, C, V, pool);
+  matmul_backward(I.dxn, g + out_off, I.logits, I.xf, w + out_off, N, C, V, pool);
   zero(I.dres, N * C);
   rmsnorm_backward(I.dres, g + out_norm.offset, I.dxn, I.res_out, w + out_norm.offset, I.rstdf, N,
                    C, pool);
@@ -311,18 +299,18 @@ void TrainModel::backward(float loss_scale) {
     auto off = [&](size_t k) { return layout_[b + k].offset; };
     // MLP block; dres holds d(res_out) and receives d(res_mid).
     zero(I.dh, N * F);
-    matmul_backward(I.dh, g + off(8), I.mm_scratch, I.dres, L.h, w + off(8), N, F, C, pool);
+    matmul_backward(I.dh, g + off(8), I.dres, L.h, w + off(8), N, F, C, pool);
     zero(I.dgate, N * F);
     zero(I.dup, N * F);
     swiglu_backward(I.dgate, I.dup, I.dh, L.gate, L.up, N * F, pool);
     zero(I.dxn, N * C);
-    matmul_backward(I.dxn, g + off(6), I.mm_scratch, I.dgate, L.xn2, w + off(6), N, C, F, pool);
-    matmul_backward(I.dxn, g + off(7), I.mm_scratch, I.dup, L.xn2, w + off(7), N, C, F, pool);
+    matmul_backward(I.dxn, g + off(6), I.dgate, L.xn2, w + off(6), N, C, F, pool);
+    matmul_backward(I.dxn, g + off(7), I.dup, L.xn2, w + off(7), N, C, F, pool);
     rmsnorm_backward(I.dres, g + off(5), I.dxn, L.res_mid, w + off(5), L.rstd2, N, C, pool);
 
     // Attention block; dres becomes d(res_in).
     zero(I.dy, N * QD);
-    matmul_backward(I.dy, g + off(4), I.mm_scratch, I.dres, L.y, w + off(4), N, QD, C, pool);
+    matmul_backward(I.dy, g + off(4), I.dres, L.y, w + off(4), N, QD, C, pool);
     zero(I.dq, N * QD);
     zero(I.dk, N * KD);
     zero(I.dv, N * KD);
@@ -331,9 +319,9 @@ void TrainModel::backward(float loss_scale) {
     rope_backward(I.dq, I.rope_cos, I.rope_sin, N, T, NH, hd, c.n_rot);
     rope_backward(I.dk, I.rope_cos, I.rope_sin, N, T, NKV, hd, c.n_rot);
     zero(I.dxn, N * C);
-    matmul_backward(I.dxn, g + off(1), I.mm_scratch, I.dq, L.xn1, w + off(1), N, C, QD, pool);
-    matmul_backward(I.dxn, g + off(2), I.mm_scratch, I.dk, L.xn1, w + off(2), N, C, KD, pool);
-    matmul_backward(I.dxn, g + off(3), I.mm_scratch, I.dv, L.xn1, w + off(3), N, C, KD, pool);
+    matmul_backward(I.dxn, g + off(1), I.dq, L.xn1, w + off(1), N, C, QD, pool);
+    matmul_backward(I.dxn, g + off(2), I.dk, L.xn1, w + off(2), N, C, KD, pool);
+    matmul_backward(I.dxn, g + off(3), I.dv, L.xn1, w + off(3), N, C, KD, pool);
     rmsnorm_backward(I.dres, g + off(0), I.dxn, L.res_in, w + off(0), L.rstd1, N, C, pool);
   }
   embedding_backward(g + layout_[0].offset, I.dres, I.ids, N, C);
