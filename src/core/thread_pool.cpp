@@ -28,11 +28,25 @@ ThreadPool::~ThreadPool() {
   for (auto& w : workers_) w.join();
 }
 
+template <class Done>
+void ThreadPool::wait_until(Done done) {
+  // Spin briefly, then yield: on a loaded machine the thread we wait for may
+  // not be running, and spinning through our time slice would delay it.
+  for (int i = 0; !done(); ++i) {
+    if (i < kSpinIterations / 8) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
 void ThreadPool::work(int thread) {
   for (;;) {
     const int64_t task = next_task_.fetch_add(1);
     if (task >= n_tasks_) break;
     (*fn_)(task, thread);
+    done_tasks_.fetch_add(1, std::memory_order_acq_rel);
   }
 }
 
@@ -58,8 +72,11 @@ void ThreadPool::worker_loop(int thread) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stop_) return;
     }
-    work(thread);
-    pending_workers_.fetch_sub(1, std::memory_order_acq_rel);
+    // Register first, then check the job is still open (both seq_cst): either
+    // run() sees us in active_ and waits, or we see the job closed and leave.
+    active_.fetch_add(1);
+    if (open_.load()) work(thread);
+    active_.fetch_sub(1);
   }
 }
 
@@ -69,25 +86,24 @@ void ThreadPool::run(int64_t n_tasks, const std::function<void(int64_t, int)>& f
     for (int64_t t = 0; t < n_tasks; ++t) fn(t, 0);
     return;
   }
+  // No worker is active here (the previous job waited for active_ == 0), so
+  // the job fields can be written before the job is opened.
+  fn_ = &fn;
+  n_tasks_ = n_tasks;
+  next_task_.store(0);
+  done_tasks_.store(0);
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    fn_ = &fn;
-    n_tasks_ = n_tasks;
-    next_task_.store(0);
-    pending_workers_.store(n_threads_ - 1);
-    generation_.fetch_add(1, std::memory_order_release);
+    open_.store(true);
+    generation_.fetch_add(1);
   }
   wake_.notify_all();
   work(0);
-  // Spin briefly, then yield: on a loaded machine a worker may not be running,
-  // and spinning through our time slice would only delay it further.
-  for (int i = 0; pending_workers_.load(std::memory_order_acquire) != 0; ++i) {
-    if (i < kSpinIterations / 8) {
-      cpu_relax();
-    } else {
-      std::this_thread::yield();
-    }
-  }
+  // Tasks claimed by workers must finish; workers that never woke up do not
+  // hold us back (we ran their share in work(0)).
+  wait_until([&] { return done_tasks_.load(std::memory_order_acquire) == n_tasks; });
+  open_.store(false);
+  wait_until([&] { return active_.load() == 0; });
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain,

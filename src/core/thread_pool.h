@@ -39,14 +39,22 @@ class ThreadPool {
  private:
   void worker_loop(int thread);
   void work(int thread);
+  template <class Done>
+  void wait_until(Done done);
 
+  // Job protocol (see run()): a worker only calls fn_ while open_ is true and
+  // it has registered in active_; the caller changes fn_/n_tasks_/next_task_
+  // only after closing the job and seeing active_ == 0. Workers that have not
+  // woken up yet never delay the caller: completion is counted in tasks.
   int n_threads_;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::atomic<uint64_t> generation_{0};
+  std::atomic<uint64_t> generation_{0};  // bumped per job (and at shutdown)
+  std::atomic<bool> open_{false};
+  std::atomic<int> active_{0};
   std::atomic<int64_t> next_task_{0};
-  std::atomic<int> pending_workers_{0};
+  std::atomic<int64_t> done_tasks_{0};
   int64_t n_tasks_ = 0;
   const std::function<void(int64_t, int)>* fn_ = nullptr;
   bool stop_ = false;
