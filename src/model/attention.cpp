@@ -11,7 +11,6 @@
 
 #include <cmath>
 
-#include "core/fp16.h"
 #include "core/thread_pool.h"
 #include "edgeformer/model.h"
 #include "kernels/kernels.h"
@@ -30,6 +29,9 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const bool f16 = cache.type() == KvType::f16;
   const kernels::VecDotFn dot = f16 ? table.f16.vec_dot : table.f32.vec_dot;
+  // float -> F16 rounding to nearest even (what ggml's conversion does),
+  // vectorised by the kernels.
+  const kernels::FromFloatFn to_f16 = table.f16.from_float;
   const size_t eb = cache.elem_bytes();
 
   pool.run(n * c.n_head, [&](int64_t task, int thread) {
@@ -51,7 +53,7 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
     // scores[p] = (k_p . q) * scale   for p in [0, n_kv)
     const void* qv = qh;
     if (f16) {
-      for (int64_t i = 0; i < hd; ++i) q16[i] = fp32_to_fp16(qh[i]);
+      to_f16(qh, q16, hd);
       qv = q16;
     }
     for (int64_t p = 0; p < n_kv; ++p) {
@@ -63,7 +65,7 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
     // out[d] = sum_p probs[p] * v_p[d]  as one dot over positions per dim.
     const void* pv = scores;
     if (f16) {
-      for (int64_t p = 0; p < n_kv; ++p) probs16[p] = fp32_to_fp16(scores[p]);
+      to_f16(scores, probs16, n_kv);
       pv = probs16;
     }
     for (int64_t d = 0; d < hd; ++d) {
