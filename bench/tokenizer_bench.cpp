@@ -17,7 +17,8 @@ namespace {
 
 std::filesystem::path data_dir() {
   if (const char* env = std::getenv("EF_SHARED_DATA_DIR"); env && *env) return env;
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "shared" / "data";
+  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "shared" /
+         "data";
 }
 
 struct Fixture {

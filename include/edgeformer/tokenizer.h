@@ -43,12 +43,12 @@ class Tokenizer {
   std::string decode(const std::vector<int32_t>& ids, bool strip_leading_space = true) const;
 
   virtual int32_t n_vocab() const = 0;
-  virtual int32_t bos_id() const = 0;   // -1 if none
-  virtual int32_t eos_id() const = 0;   // -1 if none
-  virtual int32_t unk_id() const = 0;   // -1 if none
-  virtual bool add_bos_default() const = 0;  // tokenizer.ggml.add_bos_token
-  virtual bool add_eos_default() const = 0;  // tokenizer.ggml.add_eos_token
-  virtual bool add_space_prefix() const = 0; // tokenizer.ggml.add_space_prefix
+  virtual int32_t bos_id() const = 0;         // -1 if none
+  virtual int32_t eos_id() const = 0;         // -1 if none
+  virtual int32_t unk_id() const = 0;         // -1 if none
+  virtual bool add_bos_default() const = 0;   // tokenizer.ggml.add_bos_token
+  virtual bool add_eos_default() const = 0;   // tokenizer.ggml.add_eos_token
+  virtual bool add_space_prefix() const = 0;  // tokenizer.ggml.add_space_prefix
   virtual bool is_end_of_generation(int32_t id) const = 0;
   virtual const std::string& token_text(int32_t id) const = 0;  // raw vocab entry ("" if invalid)
 };

@@ -41,7 +41,8 @@ TEST(TokLlamaVectors, EveryVectorMatchesLlamaCpp) {
 
   size_t passed = 0;
   for (const auto& v : vectors) {
-    const std::vector<int32_t> got = tok->encode(v.input, /*add_bos=*/false, /*parse_special=*/false);
+    const std::vector<int32_t> got =
+        tok->encode(v.input, /*add_bos=*/false, /*parse_special=*/false);
     if (got == v.expected) {
       ++passed;
     } else {
@@ -98,7 +99,8 @@ TEST(TokGpt2, ByteLevelBpeIsRejectedClearly) {
   auto tok = Tokenizer::from_gguf(*file.value());
   ASSERT_FALSE(tok.ok());
   EXPECT_EQ(tok.error().code, Errc::unsupported);
-  EXPECT_NE(tok.error().message().find("tokenizer model 'gpt2' not supported yet"), std::string::npos)
+  EXPECT_NE(tok.error().message().find("tokenizer model 'gpt2' not supported yet"),
+            std::string::npos)
       << tok.error().message();
 }
 

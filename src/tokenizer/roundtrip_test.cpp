@@ -26,19 +26,33 @@ const Tokenizer* llama_spm() {
 // other scalar value. U+2581 is excluded: SentencePiece uses it as the space
 // marker, so a literal one decodes as a space (same in llama.cpp).
 std::string random_text(std::mt19937& rng) {
-  auto pick = [&](uint32_t lo, uint32_t hi) { return std::uniform_int_distribution<uint32_t>(lo, hi)(rng); };
+  auto pick = [&](uint32_t lo, uint32_t hi) {
+    return std::uniform_int_distribution<uint32_t>(lo, hi)(rng);
+  };
   std::string s;
   const uint32_t n = pick(0, 40);
   for (uint32_t i = 0; i < n; ++i) {
     uint32_t cp = 0;
     switch (pick(0, 7)) {
       case 0:
-      case 1: cp = pick(0x20, 0x7E); break;
-      case 2: cp = " \n\t"[pick(0, 2)]; break;
-      case 3: cp = pick(0xA0, 0xFF); break;
-      case 4: cp = pick(0x4E00, 0x9FFF); break;
-      case 5: cp = pick(0x1F300, 0x1FAFF); break;
-      case 6: cp = pick(0x00, 0x1F); break;
+      case 1:
+        cp = pick(0x20, 0x7E);
+        break;
+      case 2:
+        cp = " \n\t"[pick(0, 2)];
+        break;
+      case 3:
+        cp = pick(0xA0, 0xFF);
+        break;
+      case 4:
+        cp = pick(0x4E00, 0x9FFF);
+        break;
+      case 5:
+        cp = pick(0x1F300, 0x1FAFF);
+        break;
+      case 6:
+        cp = pick(0x00, 0x1F);
+        break;
       default:
         cp = pick(0x80, 0x10FFFF);
         if (cp >= 0xD800 && cp <= 0xDFFF) cp -= 0x800;  // no surrogates
@@ -67,7 +81,8 @@ TEST(TokRoundTrip, RandomValidUtf8) {
 TEST(TokRoundTrip, WhitespaceEdgeCases) {
   const Tokenizer* tok = llama_spm();
   ASSERT_NE(tok, nullptr);
-  for (const std::string s : {"", " ", "  ", "\n", " \n ", "\t\t", "a ", " a", "  a  b  ", "\r\n", "x\n\n\ny"}) {
+  for (const std::string s :
+       {"", " ", "  ", "\n", " \n ", "\t\t", "a ", " a", "  a  b  ", "\r\n", "x\n\n\ny"}) {
     EXPECT_EQ(tok->decode(tok->encode(s, false)), s);
     EXPECT_EQ(tok->decode(tok->encode(s, true)), s);
   }
@@ -98,8 +113,9 @@ TEST(TokStreaming, MultiByteCharactersSplitAcrossByteTokens) {
   ASSERT_NE(tok, nullptr);
   // These characters have no token of their own in the llama vocabulary, so
   // they become 3-4 byte tokens (e.g. the llama emoji is 243 162 169 156).
-  for (const std::string s : {" this is \xF0\x9F\xA6\x99.cpp", "\xF0\x9F\x98\xB6\xE2\x80\x8D\xF0\x9F\x8C\xAB\xEF\xB8\x8F",
-                              "\xE1\x9E\x80\xE1\x9E\xB6\xE1\x9E\x93\xE1\x9F\x8B", "Hello, y'all! \xF0\x9F\x98\x81 ?"}) {
+  for (const std::string s :
+       {" this is \xF0\x9F\xA6\x99.cpp", "\xF0\x9F\x98\xB6\xE2\x80\x8D\xF0\x9F\x8C\xAB\xEF\xB8\x8F",
+        "\xE1\x9E\x80\xE1\x9E\xB6\xE1\x9E\x93\xE1\x9F\x8B", "Hello, y'all! \xF0\x9F\x98\x81 ?"}) {
     const auto ids = tok->encode(s, true);
     EXPECT_GT(check_stream(*tok, ids, true), 0) << "expected some split characters in: " << s;
     check_stream(*tok, ids, false);
@@ -111,7 +127,8 @@ TEST(TokStreaming, RandomText) {
   ASSERT_NE(tok, nullptr);
   std::mt19937 rng(99);
   int held = 0;
-  for (int i = 0; i < 200; ++i) held += check_stream(*tok, tok->encode(random_text(rng), true), i % 2 == 0);
+  for (int i = 0; i < 200; ++i)
+    held += check_stream(*tok, tok->encode(random_text(rng), true), i % 2 == 0);
   EXPECT_GT(held, 0);
 }
 
@@ -138,7 +155,7 @@ TEST(TokStreaming, InvalidBytesBecomeReplacementCharacters) {
     EXPECT_EQ(s.push(b0 + 0xE4), "");
     EXPECT_EQ(s.push(b0 + 0xB8), "");
     EXPECT_EQ(s.push(b0 + 0xAD), "\xE4\xB8\xAD");  // completes U+4E2D
-    EXPECT_EQ(s.push(1), "");                        // BOS renders as nothing
+    EXPECT_EQ(s.push(1), "");                      // BOS renders as nothing
   }
 }
 
@@ -161,12 +178,25 @@ TEST(TokSpmSplit, WordSplitEqualsWholeFragment) {
   ASSERT_TRUE(spm->vocab().words_are_independent);
   std::mt19937 rng(7);
   const std::string marker = "\xE2\x96\x81";
-  const std::vector<std::string> atoms = {" ", "  ", marker, "a", "the", "\xF0", "\xE2", "\xE2\x96", "\x81",
-                                          "\xC3\xA9", "\xE4\xB8\xAD", "\n", "333", "\xF0\x9F\xA6\x99"};
+  const std::vector<std::string> atoms = {" ",
+                                          "  ",
+                                          marker,
+                                          "a",
+                                          "the",
+                                          "\xF0",
+                                          "\xE2",
+                                          "\xE2\x96",
+                                          "\x81",
+                                          "\xC3\xA9",
+                                          "\xE4\xB8\xAD",
+                                          "\n",
+                                          "333",
+                                          "\xF0\x9F\xA6\x99"};
   for (int i = 0; i < 500; ++i) {
     std::string raw;
     const int n = std::uniform_int_distribution<int>(1, 30)(rng);
-    for (int k = 0; k < n; ++k) raw += atoms[std::uniform_int_distribution<size_t>(0, atoms.size() - 1)(rng)];
+    for (int k = 0; k < n; ++k)
+      raw += atoms[std::uniform_int_distribution<size_t>(0, atoms.size() - 1)(rng)];
     std::string escaped;
     for (char c : raw) {
       if (c == ' ') {

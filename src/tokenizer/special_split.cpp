@@ -10,8 +10,8 @@ bool is_ascii_space(char c) {
 
 // Splits raw fragment [offset, offset + length) of `text` at every occurrence
 // of special token `id`, appending the pieces to `out`.
-void split_fragment(const Vocab& vocab, std::string_view text, int32_t id, size_t offset, size_t length,
-                    std::vector<Fragment>& out) {
+void split_fragment(const Vocab& vocab, std::string_view text, int32_t id, size_t offset,
+                    size_t length, std::vector<Fragment>& out) {
   const std::string& special = vocab.text[static_cast<size_t>(id)];
   const uint32_t attr = vocab.attr[static_cast<size_t>(id)];
   while (length > 0) {
@@ -47,7 +47,8 @@ std::vector<Fragment> split_special(const Vocab& vocab, std::string_view text, b
 
   std::vector<Fragment> next;
   for (const int32_t id : vocab.special_tokens) {
-    if (!parse_special && (vocab.attr[static_cast<size_t>(id)] & (kAttrControl | kAttrUnknown))) continue;
+    if (!parse_special && (vocab.attr[static_cast<size_t>(id)] & (kAttrControl | kAttrUnknown)))
+      continue;
     next.clear();
     for (const Fragment& f : fragments) {
       if (f.token >= 0) {

@@ -59,7 +59,8 @@ void emit_bytes(const Vocab& vocab, std::string_view bytes, std::vector<int32_t>
 }
 
 // The merge loop over one independent piece of text (non-empty).
-void encode_piece(const Vocab& vocab, std::string_view text, Scratch& scratch, std::vector<int32_t>& out) {
+void encode_piece(const Vocab& vocab, std::string_view text, Scratch& scratch,
+                  std::vector<int32_t>& out) {
   // Split by the lead byte's announced length, clamped to what remains: the
   // same grouping llama.cpp uses, also for invalid or truncated UTF-8.
   std::vector<Symbol>& symbols = scratch.symbols;
@@ -84,7 +85,8 @@ void encode_piece(const Vocab& vocab, std::string_view text, Scratch& scratch, s
     std::push_heap(heap.begin(), heap.end(), BigramLess{});
   };
 
-  for (size_t i = 1; i < symbols.size(); ++i) try_add(static_cast<int64_t>(i - 1), static_cast<int64_t>(i));
+  for (size_t i = 1; i < symbols.size(); ++i)
+    try_add(static_cast<int64_t>(i - 1), static_cast<int64_t>(i));
 
   while (!heap.empty()) {
     std::pop_heap(heap.begin(), heap.end(), BigramLess{});
@@ -142,7 +144,8 @@ void spm_encode_fragment(const Vocab& vocab, std::string_view text, std::vector<
   for (size_t offs = 0; offs < text.size();) {
     const size_t len = symbol_len_at(text, offs);
     if (offs > word_start && text.substr(offs, len) == kMarker &&
-        !(offs >= kMarker.size() && text.substr(offs - kMarker.size(), kMarker.size()) == kMarker)) {
+        !(offs >= kMarker.size() &&
+          text.substr(offs - kMarker.size(), kMarker.size()) == kMarker)) {
       encode_piece(vocab, text.substr(word_start, offs - word_start), scratch, out);
       word_start = offs;
     }

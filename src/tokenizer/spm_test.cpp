@@ -12,7 +12,8 @@ constexpr int kByte0 = 3;  // <0x00> .. <0xFF> occupy ids 3..258
 constexpr int kFirstNormal = 259;
 
 // <unk> <s> </s>, then 256 byte tokens, then `normal` (text, score) pairs.
-VocabSpec base_spec(const std::vector<std::pair<std::string, float>>& normal, bool with_bytes = true) {
+VocabSpec base_spec(const std::vector<std::pair<std::string, float>>& normal,
+                    bool with_bytes = true) {
   VocabSpec s;
   s.tokens = {"<unk>", "<s>", "</s>"};
   s.types = {2, 3, 3};
@@ -112,9 +113,15 @@ TEST(TokSpm, InvalidUtf8IsGroupedByLeadByteLength) {
   auto t = make(std::move(spec));
   // E4 announces 3 bytes; only "E4 61" remain, forming one symbol, so even
   // the 'a' inside it falls back to a byte token instead of token "a".
-  EXPECT_EQ(t->encode("\xE4" "a", false), (Ids{kByte0 + 0xE4, kByte0 + 'a'}));
+  EXPECT_EQ(t->encode("\xE4"
+                      "a",
+                      false),
+            (Ids{kByte0 + 0xE4, kByte0 + 'a'}));
   // A stray continuation byte is a 1-byte symbol; the following 'a' is free.
-  EXPECT_EQ(t->encode("\x80" "a", false), (Ids{kByte0 + 0x80, kFirstNormal}));
+  EXPECT_EQ(t->encode("\x80"
+                      "a",
+                      false),
+            (Ids{kByte0 + 0x80, kFirstNormal}));
   // F0 at the very end: clamped to 1 byte, no over-read.
   EXPECT_EQ(t->encode("a\xF0", false), (Ids{kFirstNormal, kByte0 + 0xF0}));
 }
@@ -124,7 +131,10 @@ TEST(TokSpm, UnknownTokenWhenVocabularyHasNoByteTokens) {
   auto t = make(std::move(spec));
   const int sp = 3, a = 4;
   // One <unk> per unmatched character, not per byte.
-  EXPECT_EQ(t->encode("\xC3\xA9" "a", false), (Ids{sp, 0, a}));
+  EXPECT_EQ(t->encode("\xC3\xA9"
+                      "a",
+                      false),
+            (Ids{sp, 0, a}));
 }
 
 TEST(TokSpm, ControlTokensOnlyWithParseSpecial) {
@@ -133,7 +143,8 @@ TEST(TokSpm, ControlTokensOnlyWithParseSpecial) {
   // The text after a special token gets the space prefix too.
   EXPECT_EQ(t->encode("x<s>y", false, true), (Ids{sx, 1, sy}));
   // Without parse_special "<s>" is plain text: bytes (no tokens for < s >).
-  EXPECT_EQ(t->encode("x<s>y", false, false), (Ids{sx, kByte0 + '<', kByte0 + 's', kByte0 + '>', y}));
+  EXPECT_EQ(t->encode("x<s>y", false, false),
+            (Ids{sx, kByte0 + '<', kByte0 + 's', kByte0 + '>', y}));
   // Unknown-type tokens also need parse_special.
   EXPECT_EQ(t->encode("<unk>", false, true), (Ids{0}));
   EXPECT_EQ(t->encode("<unk>", false, false).size(), 6u);  // "\u2581" "<" "u" "n" "k" ">"
@@ -197,8 +208,8 @@ TEST(TokSpm, DecodeStripsOnlyTheSpacePrefix) {
   auto t = make(base_spec({{kSp + "a", -1}, {kSp, -3}}));
   const int sa = kFirstNormal, sp = kFirstNormal + 1;
   EXPECT_EQ(t->decode({sa, sa}), "a a");
-  EXPECT_EQ(t->decode({1, sa}), "a");          // BOS renders as nothing
-  EXPECT_EQ(t->decode({sp, sa}), " a");        // the text started with a space
+  EXPECT_EQ(t->decode({1, sa}), "a");    // BOS renders as nothing
+  EXPECT_EQ(t->decode({sp, sa}), " a");  // the text started with a space
   EXPECT_EQ(t->decode({sa}, false), " a");
   EXPECT_EQ(t->decode({kByte0 + 'x', sa}), "x a");  // first piece has no space: nothing stripped
 }

@@ -23,7 +23,8 @@ void append_escaped(std::string& out, std::string_view raw) {
 
 }  // namespace
 
-std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_bos, bool parse_special) const {
+std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_bos,
+                                          bool parse_special) const {
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 2);
   if (add_bos && vocab_.bos >= 0) out.push_back(vocab_.bos);

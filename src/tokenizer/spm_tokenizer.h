@@ -12,7 +12,8 @@ class SpmTokenizer final : public Tokenizer {
  public:
   explicit SpmTokenizer(Vocab vocab) : vocab_(std::move(vocab)) {}
 
-  std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const override;
+  std::vector<int32_t> encode(std::string_view text, bool add_bos,
+                              bool parse_special) const override;
   using Tokenizer::token_to_piece;
   std::string token_to_piece(int32_t id, bool special) const override;
 

@@ -27,7 +27,8 @@ class TokenIndex {
       const uint64_t h = hash(texts[id]);
       size_t i = h & mask_;
       while (slots_[i].id >= 0) {
-        if (slots_[i].hash == static_cast<uint32_t>(h) && texts[static_cast<size_t>(slots_[i].id)] == texts[id]) {
+        if (slots_[i].hash == static_cast<uint32_t>(h) &&
+            texts[static_cast<size_t>(slots_[i].id)] == texts[id]) {
           *dup_id = static_cast<int32_t>(id);
           *dup_of = slots_[i].id;
           return;

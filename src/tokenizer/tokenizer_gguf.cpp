@@ -59,13 +59,14 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const gguf::File& file) 
   }
   EF_ASSIGN_OR_RETURN(spec.model, keyed(file.get_string(kModelKey), kModelKey));
   if (spec.model != "llama") {
-    return make_error(Errc::unsupported, "tokenizer model '" + spec.model + "' not supported yet", kModelKey,
-                      "only SentencePiece-style 'llama' vocabularies are supported");
+    return make_error(Errc::unsupported, "tokenizer model '" + spec.model + "' not supported yet",
+                      kModelKey, "only SentencePiece-style 'llama' vocabularies are supported");
   }
 
   constexpr const char* kTokensKey = "tokenizer.ggml.tokens";
   if (!file.has(kTokensKey)) return make_error(Errc::format, "missing vocabulary", kTokensKey);
-  EF_ASSIGN_OR_RETURN(std::vector<std::string_view> tokens, keyed(file.get_string_array(kTokensKey), kTokensKey));
+  EF_ASSIGN_OR_RETURN(std::vector<std::string_view> tokens,
+                      keyed(file.get_string_array(kTokensKey), kTokensKey));
   spec.tokens.assign(tokens.begin(), tokens.end());
 
   EF_TRY(read_scores(file, spec.scores));
@@ -90,7 +91,8 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const gguf::File& file) 
   };
   for (size_t k = 0; k < 6; ++k) {
     EF_TRY(read_optional_id(file, kFimKeys[k][0], spec.fim_ids[k]));
-    if (!spec.fim_ids[k] && kFimKeys[k][1]) EF_TRY(read_optional_id(file, kFimKeys[k][1], spec.fim_ids[k]));
+    if (!spec.fim_ids[k] && kFimKeys[k][1])
+      EF_TRY(read_optional_id(file, kFimKeys[k][1], spec.fim_ids[k]));
   }
 
   EF_TRY(read_optional_bool(file, "tokenizer.ggml.add_bos_token", spec.add_bos));

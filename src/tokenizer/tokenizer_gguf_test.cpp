@@ -9,7 +9,13 @@
 namespace ef {
 namespace {
 
-const std::vector<std::string> kTokens = {"<unk>", "<s>", "</s>", "<0x0A>", "\xE2\x96\x81" "a", "a"};
+const std::vector<std::string> kTokens = {"<unk>",
+                                          "<s>",
+                                          "</s>",
+                                          "<0x0A>",
+                                          "\xE2\x96\x81"
+                                          "a",
+                                          "a"};
 
 // A valid 6-token SPM vocabulary; `edit` may change or add keys.
 Result<std::unique_ptr<Tokenizer>> load(void (*edit)(gguf::Writer&) = nullptr) {
@@ -68,37 +74,53 @@ TEST(TokGguf, RejectsMissingOrMistypedKeys) {
     EXPECT_EQ(r.error().code, Errc::format);
     EXPECT_NE(r.error().message().find("tokenizer.ggml.model"), std::string::npos);
   }
-  expect_error([](gguf::Writer& w) { w.set_u32("tokenizer.ggml.model", 1); }, Errc::format, "tokenizer.ggml.model");
-  expect_error([](gguf::Writer& w) { w.set_i32_array("tokenizer.ggml.tokens", {1, 2}); }, Errc::format,
-               "tokenizer.ggml.tokens");
-  expect_error([](gguf::Writer& w) { w.set_string_array("tokenizer.ggml.scores", {"x"}); }, Errc::format,
-               "tokenizer.ggml.scores");
-  expect_error([](gguf::Writer& w) { w.set_f32_array("tokenizer.ggml.token_type", {1, 1, 1, 1, 1, 1}); },
-               Errc::format, "tokenizer.ggml.token_type");
-  expect_error([](gguf::Writer& w) { w.set_string("tokenizer.ggml.bos_token_id", "1"); }, Errc::format,
-               "tokenizer.ggml.bos_token_id");
+  expect_error([](gguf::Writer& w) { w.set_u32("tokenizer.ggml.model", 1); }, Errc::format,
+               "tokenizer.ggml.model");
+  expect_error(
+      [](gguf::Writer& w) {
+        w.set_i32_array("tokenizer.ggml.tokens", {1, 2});
+      },
+      Errc::format, "tokenizer.ggml.tokens");
+  expect_error([](gguf::Writer& w) { w.set_string_array("tokenizer.ggml.scores", {"x"}); },
+               Errc::format, "tokenizer.ggml.scores");
+  expect_error(
+      [](gguf::Writer& w) {
+        w.set_f32_array("tokenizer.ggml.token_type", {1, 1, 1, 1, 1, 1});
+      },
+      Errc::format, "tokenizer.ggml.token_type");
+  expect_error([](gguf::Writer& w) { w.set_string("tokenizer.ggml.bos_token_id", "1"); },
+               Errc::format, "tokenizer.ggml.bos_token_id");
   expect_error([](gguf::Writer& w) { w.set_u32("tokenizer.ggml.add_bos_token", 1); }, Errc::format,
                "tokenizer.ggml.add_bos_token");
 }
 
 TEST(TokGguf, RejectsInconsistentMetadata) {
-  expect_error([](gguf::Writer& w) { w.set_f32_array("tokenizer.ggml.scores", {0, 0, 0}); }, Errc::format,
-               "tokenizer.ggml.scores");
-  expect_error([](gguf::Writer& w) { w.set_i32_array("tokenizer.ggml.token_type", {1, 1, 1, 1, 1, 1, 1}); },
-               Errc::format, "tokenizer.ggml.token_type");
-  expect_error([](gguf::Writer& w) { w.set_i32_array("tokenizer.ggml.token_type", {2, 3, 3, 6, 1, 9}); },
-               Errc::format, "tokenizer.ggml.token_type");
+  expect_error(
+      [](gguf::Writer& w) {
+        w.set_f32_array("tokenizer.ggml.scores", {0, 0, 0});
+      },
+      Errc::format, "tokenizer.ggml.scores");
+  expect_error(
+      [](gguf::Writer& w) {
+        w.set_i32_array("tokenizer.ggml.token_type", {1, 1, 1, 1, 1, 1, 1});
+      },
+      Errc::format, "tokenizer.ggml.token_type");
+  expect_error(
+      [](gguf::Writer& w) {
+        w.set_i32_array("tokenizer.ggml.token_type", {2, 3, 3, 6, 1, 9});
+      },
+      Errc::format, "tokenizer.ggml.token_type");
   expect_error([](gguf::Writer& w) { w.set_u32("tokenizer.ggml.eos_token_id", 6); }, Errc::format,
                "tokenizer.ggml.eos_token_id");
-  expect_error([](gguf::Writer& w) { w.set_i32("tokenizer.ggml.unknown_token_id", -3); }, Errc::format,
-               "tokenizer.ggml.unknown_token_id");
+  expect_error([](gguf::Writer& w) { w.set_i32("tokenizer.ggml.unknown_token_id", -3); },
+               Errc::format, "tokenizer.ggml.unknown_token_id");
   expect_error(
       [](gguf::Writer& w) {
         w.set_string_array("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "<0x0A>", "a", "a"});
       },
       Errc::format, "tokenizer.ggml.tokens");
-  expect_error([](gguf::Writer& w) { w.set_string_array("tokenizer.ggml.tokens", {}); }, Errc::format,
-               "tokenizer.ggml.tokens");
+  expect_error([](gguf::Writer& w) { w.set_string_array("tokenizer.ggml.tokens", {}); },
+               Errc::format, "tokenizer.ggml.tokens");
 }
 
 TEST(TokGguf, OtherModelsAreUnsupported) {
@@ -106,7 +128,8 @@ TEST(TokGguf, OtherModelsAreUnsupported) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::unsupported);
   EXPECT_NE(r.error().what.find("tokenizer model 'gpt2' not supported yet"), std::string::npos);
-  expect_error([](gguf::Writer& w) { w.set_string("tokenizer.ggml.model", "bert"); }, Errc::unsupported, "bert");
+  expect_error([](gguf::Writer& w) { w.set_string("tokenizer.ggml.model", "bert"); },
+               Errc::unsupported, "bert");
 }
 
 }  // namespace

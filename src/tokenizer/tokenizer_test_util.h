@@ -79,7 +79,8 @@ inline std::vector<Vector> read_vectors(const std::string& gguf_path, std::strin
     outputs.push_back(std::move(v));
   }
   if (inputs.size() != outputs.size()) {
-    *error = std::to_string(inputs.size()) + " inputs but " + std::to_string(outputs.size()) + " outputs";
+    *error = std::to_string(inputs.size()) + " inputs but " + std::to_string(outputs.size()) +
+             " outputs";
     return {};
   }
   std::vector<Vector> result;

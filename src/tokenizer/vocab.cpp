@@ -36,13 +36,20 @@ std::string quoted(std::string_view s) {
 
 uint32_t attr_from_type(int32_t type) {
   switch (static_cast<TokenType>(type)) {
-    case TokenType::normal: return kAttrNormal;
-    case TokenType::unknown: return kAttrUnknown;
-    case TokenType::control: return kAttrControl;
-    case TokenType::user_defined: return kAttrUserDefined;
-    case TokenType::unused: return kAttrUnused;
-    case TokenType::byte: return kAttrByte;
-    case TokenType::undefined: break;
+    case TokenType::normal:
+      return kAttrNormal;
+    case TokenType::unknown:
+      return kAttrUnknown;
+    case TokenType::control:
+      return kAttrControl;
+    case TokenType::user_defined:
+      return kAttrUserDefined;
+    case TokenType::unused:
+      return kAttrUnused;
+    case TokenType::byte:
+      return kAttrByte;
+    case TokenType::undefined:
+      break;
   }
   return kAttrUndefined;
 }
@@ -71,8 +78,8 @@ Result<int32_t> resolve_id(const std::optional<int64_t>& given, int32_t fallback
   if (*given == -1) return -1;
   if (*given < 0 || *given >= n) {
     if (!strict) return fallback;
-    return format_error("special token id " + std::to_string(*given) + " is outside the vocabulary of " +
-                            std::to_string(n) + " tokens",
+    return format_error("special token id " + std::to_string(*given) +
+                            " is outside the vocabulary of " + std::to_string(n) + " tokens",
                         key, "fix the id in the model's tokenizer metadata");
   }
   return static_cast<int32_t>(*given);
@@ -88,21 +95,45 @@ std::string ascii_lower(std::string s) {
 // Tokens found this way are forced to CONTROL, which matters for encoding:
 // control tokens are only matched in text when parse_special is set.
 const std::vector<std::string_view> kEotTexts = {
-    "<|eot_id|>", "<|im_end|>",      "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
-    "<EOT>",      "_<EOT>",          "[EOT]",   "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "<\xEF\xBD\x9C"
+    "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
     "<end_of_utterance>"};
 const std::vector<std::string_view> kEomTexts = {"<|eom_id|>"};
 const std::vector<std::string_view> kEogTexts = {
-    "<|eot_id|>", "<|im_end|>",    "<|end|>",     "<end_of_turn>",
-    "<|endoftext|>", "</s>",       "<|eom_id|>",  "<EOT>",
-    "_<EOT>",     "[EOT]",         "[EOS]",       "<|end_of_text|>",
-    "<end_of_utterance>", "<eos>", "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"};
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "</s>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<eos>",
+    "<\xEF\xBD\x9C"
+    "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"};
 
 // FIM markers, only used to mirror llama.cpp's CONTROL forcing.
 const std::vector<std::vector<std::string_view>> kFimTexts = {
-    {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<PRE>", "\xE2\x96\x81<PRE>", "<|code_prefix|>", "<|prefix|>"},
-    {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<SUF>", "\xE2\x96\x81<SUF>", "<|code_suffix|>", "<|suffix|>"},
-    {"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<MID>", "\xE2\x96\x81<MID>", "<|code_middle|>", "<|middle|>"},
+    {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<PRE>", "\xE2\x96\x81<PRE>",
+     "<|code_prefix|>", "<|prefix|>"},
+    {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<SUF>", "\xE2\x96\x81<SUF>",
+     "<|code_suffix|>", "<|suffix|>"},
+    {"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<MID>", "\xE2\x96\x81<MID>",
+     "<|code_middle|>", "<|middle|>"},
     {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"},
     {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"},
     {"<|file_sep|>"},
@@ -130,12 +161,12 @@ Status load_tokens(const VocabSpec& spec, Vocab& v) {
   if (n > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
     return format_error("too many tokens (" + std::to_string(n) + ")", kTokensKey);
   if (!spec.scores.empty() && spec.scores.size() != n)
-    return format_error("has " + std::to_string(spec.scores.size()) + " entries but " + kTokensKey + " has " +
-                            std::to_string(n),
+    return format_error("has " + std::to_string(spec.scores.size()) + " entries but " + kTokensKey +
+                            " has " + std::to_string(n),
                         kScoresKey, "the arrays must have one entry per token");
   if (!spec.types.empty() && spec.types.size() != n)
-    return format_error("has " + std::to_string(spec.types.size()) + " entries but " + kTokensKey + " has " +
-                            std::to_string(n),
+    return format_error("has " + std::to_string(spec.types.size()) + " entries but " + kTokensKey +
+                            " has " + std::to_string(n),
                         kTypesKey, "the arrays must have one entry per token");
 
   v.text.resize(n);
@@ -152,8 +183,10 @@ Status load_tokens(const VocabSpec& spec, Vocab& v) {
     if (!spec.types.empty()) {
       const int32_t t = spec.types[i];
       if (t < 0 || t > static_cast<int32_t>(TokenType::byte))
-        return format_error("token " + std::to_string(i) + " has unknown type " + std::to_string(t), kTypesKey,
-                            "valid types are 0..6 (undefined, normal, unknown, control, user-defined, unused, byte)");
+        return format_error("token " + std::to_string(i) + " has unknown type " + std::to_string(t),
+                            kTypesKey,
+                            "valid types are 0..6 (undefined, normal, unknown, control, "
+                            "user-defined, unused, byte)");
       v.attr[i] = attr_from_type(t);
     }
     v.max_token_len = std::max(v.max_token_len, v.text[i].size());
@@ -162,8 +195,8 @@ Status load_tokens(const VocabSpec& spec, Vocab& v) {
   int32_t dup_id, dup_of;
   v.index.build(v.text, &dup_id, &dup_of);
   if (dup_id >= 0)
-    return format_error("duplicate token " + quoted(v.text[static_cast<size_t>(dup_id)]) + " has ids " +
-                            std::to_string(dup_of) + " and " + std::to_string(dup_id),
+    return format_error("duplicate token " + quoted(v.text[static_cast<size_t>(dup_id)]) +
+                            " has ids " + std::to_string(dup_of) + " and " + std::to_string(dup_id),
                         kTokensKey, "every vocabulary entry must be unique");
   return Status::success();
 }
@@ -172,11 +205,13 @@ Status resolve_specials(const VocabSpec& spec, Vocab& v) {
   const int32_t n = v.size();
   EF_ASSIGN_OR_RETURN(v.bos, resolve_id(spec.bos_id, 1, n, "tokenizer.ggml.bos_token_id", true));
   EF_ASSIGN_OR_RETURN(v.eos, resolve_id(spec.eos_id, 2, n, "tokenizer.ggml.eos_token_id", true));
-  EF_ASSIGN_OR_RETURN(v.unk, resolve_id(spec.unk_id, 0, n, "tokenizer.ggml.unknown_token_id", true));
+  EF_ASSIGN_OR_RETURN(v.unk,
+                      resolve_id(spec.unk_id, 0, n, "tokenizer.ggml.unknown_token_id", true));
   EF_ASSIGN_OR_RETURN(v.eot, resolve_id(spec.eot_id, -1, n, "tokenizer.ggml.eot_token_id", true));
   EF_ASSIGN_OR_RETURN(v.eom, resolve_id(spec.eom_id, -1, n, "tokenizer.ggml.eom_token_id", true));
   // Padding is never used for encoding; like llama.cpp, a bad id is ignored.
-  EF_ASSIGN_OR_RETURN(v.pad, resolve_id(spec.pad_id, -1, n, "tokenizer.ggml.padding_token_id", false));
+  EF_ASSIGN_OR_RETURN(v.pad,
+                      resolve_id(spec.pad_id, -1, n, "tokenizer.ggml.padding_token_id", false));
 
   v.add_bos = spec.add_bos.value_or(true);
   v.add_eos = spec.add_eos.value_or(false);
@@ -193,8 +228,9 @@ Status resolve_specials(const VocabSpec& spec, Vocab& v) {
 Status build_byte_table(Vocab& v) {
   for (int32_t id = 0; id < v.size(); ++id) {
     if ((v.attr[id] & kAttrByte) && parse_byte_token(v.text[id]) < 0)
-      return format_error("byte token " + std::to_string(id) + " is " + quoted(v.text[id]) + ", not <0xXX>",
-                          kTokensKey);
+      return format_error(
+          "byte token " + std::to_string(id) + " is " + quoted(v.text[id]) + ", not <0xXX>",
+          kTokensKey);
   }
   static const char* hex = "0123456789ABCDEF";
   for (int b = 0; b < 256; ++b) {
@@ -216,7 +252,8 @@ bool words_are_independent(const Vocab& v) {
       if (static_cast<uint8_t>(t[k]) != 0xE2) continue;
       const std::string_view rest = std::string_view(t).substr(k, kMarker.size());
       if (kMarker.substr(0, rest.size()) != rest) continue;  // another character, e.g. U+2014
-      if (k < kMarker.size() || std::string_view(t).substr(k - kMarker.size(), kMarker.size()) != kMarker)
+      if (k < kMarker.size() ||
+          std::string_view(t).substr(k - kMarker.size(), kMarker.size()) != kMarker)
         return false;
     }
   }
@@ -253,7 +290,8 @@ void build_pieces(Vocab& v) {
 Result<Vocab> build_spm_vocab(VocabSpec spec) {
   if (spec.model != "llama") {
     return make_error(Errc::unsupported, "tokenizer model '" + spec.model + "' not supported yet",
-                      "tokenizer.ggml.model", "only SentencePiece-style 'llama' vocabularies are supported");
+                      "tokenizer.ggml.model",
+                      "only SentencePiece-style 'llama' vocabularies are supported");
   }
   Vocab v;
   EF_TRY(load_tokens(spec, v));
@@ -285,7 +323,8 @@ Result<Vocab> build_spm_vocab(VocabSpec spec) {
   v.eog = std::move(eog);
 
   for (int32_t id = 0; id < v.size(); ++id)
-    if (v.attr[id] & (kAttrControl | kAttrUserDefined | kAttrUnknown)) v.special_tokens.push_back(id);
+    if (v.attr[id] & (kAttrControl | kAttrUserDefined | kAttrUnknown))
+      v.special_tokens.push_back(id);
   // llama.cpp sorts by length only (std::sort); a stable sort keeps equal
   // lengths in id order so our result is deterministic.
   std::stable_sort(v.special_tokens.begin(), v.special_tokens.end(),

@@ -47,11 +47,11 @@ enum TokenAttr : uint32_t {
 
 // Raw metadata. Absent optional keys are std::nullopt / empty vectors.
 struct VocabSpec {
-  std::string model = "llama";             // tokenizer.ggml.model
-  std::string name;                        // general.name (phi-3 special-token fix-up)
-  std::vector<std::string> tokens;         // tokenizer.ggml.tokens
-  std::vector<float> scores;               // tokenizer.ggml.scores (empty: all 0)
-  std::vector<int32_t> types;              // tokenizer.ggml.token_type (empty: all NORMAL)
+  std::string model = "llama";      // tokenizer.ggml.model
+  std::string name;                 // general.name (phi-3 special-token fix-up)
+  std::vector<std::string> tokens;  // tokenizer.ggml.tokens
+  std::vector<float> scores;        // tokenizer.ggml.scores (empty: all 0)
+  std::vector<int32_t> types;       // tokenizer.ggml.token_type (empty: all NORMAL)
   std::optional<int64_t> bos_id, eos_id, unk_id, pad_id, eot_id, eom_id;
   // tokenizer.ggml.fim_{pre,suf,mid,pad,rep,sep}_token_id (FIM markers).
   std::array<std::optional<int64_t>, 6> fim_ids;
@@ -70,9 +70,7 @@ class Vocab {
   int32_t size() const { return static_cast<int32_t>(text.size()); }
   bool valid(int32_t id) const { return id >= 0 && id < size(); }
   // Exact text -> id, or -1.
-  int32_t find(std::string_view s) const {
-    return s.size() > max_token_len ? -1 : index.find(s);
-  }
+  int32_t find(std::string_view s) const { return s.size() > max_token_len ? -1 : index.find(s); }
 
   std::vector<std::string> text;   // [n] vocabulary entries (U+2581 marks a space)
   std::vector<float> score;        // [n] merge priority, higher merges first

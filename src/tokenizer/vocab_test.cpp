@@ -11,13 +11,16 @@ namespace {
 
 VocabSpec small_spec() {
   VocabSpec s;
-  s.tokens = {"<unk>", "<s>", "</s>", "<0x41>", "\xE2\x96\x81" "a"};
+  s.tokens = {"<unk>", "<s>", "</s>", "<0x41>",
+              "\xE2\x96\x81"
+              "a"};
   s.scores = {0, 0, 0, 0, -1};
   s.types = {2, 3, 3, 6, 1};
   return s;
 }
 
-void expect_error(VocabSpec spec, Errc code, const std::string& where, const std::string& what_part) {
+void expect_error(VocabSpec spec, Errc code, const std::string& where,
+                  const std::string& what_part) {
   auto r = build_spm_vocab(std::move(spec));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, code) << r.error().message();
@@ -130,7 +133,8 @@ TEST(TokVocab, RejectsBadMetadata) {
 
   s = small_spec();
   s.model = "gpt2";
-  expect_error(s, Errc::unsupported, "tokenizer.ggml.model", "tokenizer model 'gpt2' not supported yet");
+  expect_error(s, Errc::unsupported, "tokenizer.ggml.model",
+               "tokenizer model 'gpt2' not supported yet");
 }
 
 TEST(TokVocab, BadPaddingIdIsIgnored) {
