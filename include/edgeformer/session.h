@@ -1,4 +1,16 @@
 // An inference session: KV cache + scratch for one sequence.
+//
+// Numerics follow llama.cpp's CPU backend without flash attention (F16 K/V
+// cache by default, query and attention weights rounded to the cache type
+// before their dot products, as ggml's mul_mat does). Logits are
+// bit-identical for any n_threads and any split of the tokens into eval()
+// calls and micro-batches.
+//
+// Typical use:
+//   auto session = Session::create(*model, {}).value();
+//   auto logits = session->eval(prompt_ids);        // last token's logits
+//   ... pick a token t ...
+//   logits = session->eval(std::span(&t, 1));       // one more position
 #pragma once
 
 #include <cstdint>
@@ -16,27 +28,33 @@ struct SessionState;
 enum class KvType { f32, f16 };
 
 struct SessionOptions {
-  int64_t n_ctx = 0;      // 0 = model's training context (capped at 4096)
-  int64_t n_ubatch = 512; // micro-batch for prefill
-  int n_threads = 0;      // 0 = hardware concurrency
+  int64_t n_ctx = 0;      // 0 = min(model's training context, 4096); may exceed it
+  int64_t n_ubatch = 512; // micro-batch for prefill (>= 1; clamped to n_ctx)
+  int n_threads = 0;      // 0 = std::thread::hardware_concurrency()
   KvType kv_type = KvType::f16;
 };
 
 class Session {
  public:
+  // Allocates the KV cache (n_layer x n_ctx x n_head_kv*head_dim, K and V)
+  // and all scratch up front; eval() never allocates except to grow the
+  // logits buffer for a larger all_logits request. `model` must outlive the
+  // session. Fails (invalid_argument) on negative or absurd options.
   static Result<std::unique_ptr<Session>> create(const Model& model, SessionOptions options);
   ~Session();
 
   // Appends tokens at the current position, in micro-batches of n_ubatch.
   // Returns logits: the last token's (n_vocab floats) or, if all_logits,
-  // every token's (tokens.size() x n_vocab). Fails if the context would
-  // overflow or a token id is out of range. The span is valid until the next call.
+  // every token's (tokens.size() x n_vocab, row i = logits after tokens[i]).
+  // Fails, leaving the session unchanged, if tokens is empty
+  // (invalid_argument), a token id is outside [0, n_vocab) or the context
+  // would overflow (out_of_range). The span is valid until the next call.
   Result<std::span<const float>> eval(std::span<const int32_t> tokens, bool all_logits = false);
 
   void reset();                     // clear the cache, position 0
   int64_t n_past() const;           // tokens in the cache
   int64_t n_ctx() const;
-  const SessionOptions& options() const;
+  const SessionOptions& options() const;  // with defaults resolved
   uint64_t kv_cache_bytes() const;
   uint64_t scratch_bytes() const;
 

@@ -41,7 +41,11 @@ void ThreadPool::worker_loop(int thread) {
   for (;;) {
     uint64_t gen = generation_.load(std::memory_order_acquire);
     for (int i = 0; i < kSpinIterations && gen == seen; ++i) {
-      cpu_relax();
+      if (i < kSpinIterations / 8) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
       gen = generation_.load(std::memory_order_acquire);
     }
     if (gen == seen) {
@@ -75,7 +79,15 @@ void ThreadPool::run(int64_t n_tasks, const std::function<void(int64_t, int)>& f
   }
   wake_.notify_all();
   work(0);
-  while (pending_workers_.load(std::memory_order_acquire) != 0) cpu_relax();
+  // Spin briefly, then yield: on a loaded machine a worker may not be running,
+  // and spinning through our time slice would only delay it further.
+  for (int i = 0; pending_workers_.load(std::memory_order_acquire) != 0; ++i) {
+    if (i < kSpinIterations / 8) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain,

@@ -68,10 +68,15 @@ Result<ForwardScratch> ForwardScratch::create(const ModelConfig& c, int64_t n_ub
   EF_TRY(alloc_floats(s.att_f32, s.n_threads, n_ctx, "attention scores"));
   // F16 half of the attention scratch: [n_threads][n_ctx + head_dim] uint16.
   EF_TRY(alloc_floats(s.att_f16, s.n_threads, (n_ctx + c.head_dim + 1) / 2, "attention f16"));
-  // The widest activation converted for a matmul is n_ubatch x max(n_embd,
-  // n_ff, q_dim) floats (F32 is the largest vec_dot type); reserve it now.
-  const int64_t widest = std::max({c.n_embd, c.n_ff, q_dim});
-  s.matmul_scratch.reserve(static_cast<size_t>(n_ubatch * widest) * sizeof(float));
+  // Activations converted to a weight's vec_dot type: reserve the largest
+  // (inputs of width n_embd, q_dim or n_ff, n_ubatch rows) once.
+  size_t mm = 0;
+  for (int64_t k : {c.n_embd, q_dim, c.n_ff}) {
+    for (DType t : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+      mm = std::max(mm, kernels::matmul_scratch_bytes(t, k, n_ubatch));
+    }
+  }
+  s.matmul_scratch.reserve(mm);
   return s;
 }
 

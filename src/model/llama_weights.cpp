@@ -4,6 +4,7 @@
 #include <string>
 
 #include "io/gguf.h"
+#include "kernels/kernels.h"
 
 namespace ef {
 namespace {
@@ -51,7 +52,17 @@ Result<Tensor> bind_tensor(const gguf::File& file, const std::string& name, Kind
                           ", expected f32",
                       file.path());
   }
-  return info->view();
+  Tensor t = info->view();
+  if (kind == Kind::matrix) {
+    // The kernels' own shape/type preconditions for a matmul weight.
+    Status ok = kernels::validate_matmul_weight(t);
+    if (!ok.ok()) {
+      Error e = ok.take_error();
+      e.what = "tensor '" + name + "': " + e.what;
+      return e;
+    }
+  }
+  return t;
 }
 
 }  // namespace

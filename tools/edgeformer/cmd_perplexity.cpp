@@ -1,0 +1,176 @@
+// `edgeformer perplexity`: llama.cpp's llama-perplexity, same algorithm, so
+// the numbers compare digit for digit (own code; semantics read from
+// llama.cpp tools/perplexity/perplexity.cpp, function perplexity()).
+//
+//   tokens  = tokenize(whole file minus one trailing '\n', BOS if the vocab adds BOS)
+//   n_chunk = n_tokens / n_ctx            (needs n_tokens >= 2*n_ctx)
+//   chunk i = tokens[i*n_ctx, (i+1)*n_ctx), first token replaced by BOS
+//             when add_bos; evaluated from an empty cache, all logits kept
+//   score   = positions j in [n_ctx/2, n_ctx-2] predicting tokens[j+1]:
+//             nll += -log_softmax(logits[j])[next]
+//   ppl     = exp(nll / count), uncertainty from the variance of the nll terms
+// log_softmax matches llama.cpp's float/double mix exactly: max in float,
+// sum of expf(x - max) in double, result logit - max - log(sum).
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli_common.h"
+#include "edgeformer/model.h"
+#include "edgeformer/session.h"
+#include "edgeformer/tokenizer.h"
+#include "session_flags.h"
+
+namespace ef::cli {
+namespace {
+
+struct PerplexityOptions {
+  std::string model;
+  std::string file;
+  int64_t n_chunks = -1;  // -1: all
+  bool progress = false;
+  SessionFlags session;
+};
+
+// -log p(tok) under softmax(logits), computed as llama.cpp computes it.
+double negative_log_prob(const float* logits, int64_t n_vocab, int32_t tok) {
+  float max_logit = logits[0];
+  for (int64_t i = 1; i < n_vocab; ++i) max_logit = std::max(max_logit, logits[i]);
+  double sum_exp = 0.0;
+  for (int64_t i = 0; i < n_vocab; ++i) sum_exp += expf(logits[i] - max_logit);
+  const double log_softmax = (logits[tok] - max_logit) - std::log(sum_exp);
+  return -log_softmax;
+}
+
+Result<std::string> read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(Errc::io, "cannot open text file", path, "check the -f path");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return make_error(Errc::io, "cannot read text file", path);
+  // llama.cpp's -f drops one trailing newline; the token stream must match.
+  std::string text = ss.str();
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
+Status run_perplexity(const PerplexityOptions& o) {
+  if (o.session.n_ctx <= 0) return usage_error("--ctx must be > 0 for perplexity", "--ctx");
+  EF_TRY(o.session.validate_and_apply());
+  EF_ASSIGN_OR_RETURN(std::string text, read_text_file(o.file));
+  EF_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Model::load(o.model));
+
+  const int64_t n_ctx = o.session.n_ctx;
+  SessionOptions so = o.session.session_options();
+  so.n_ubatch = std::min(so.n_ubatch, n_ctx);
+  EF_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::create(*model, so));
+  if (session->n_ctx() != n_ctx) {
+    return make_error(Errc::internal, "session context differs from --ctx",
+                      std::to_string(session->n_ctx()) + " vs " + std::to_string(n_ctx));
+  }
+
+  const Tokenizer& tok = model->tokenizer();
+  const bool add_bos = tok.add_bos_default();
+  std::fprintf(stderr, "perplexity: tokenizing the input ..\n");
+  const auto t_tok = std::chrono::steady_clock::now();
+  const std::vector<int32_t> tokens = tok.encode(text, add_bos);
+  std::fprintf(stderr, "perplexity: tokenization took %g ms\n", 1e3 * seconds_since(t_tok));
+
+  const int64_t n_tokens = static_cast<int64_t>(tokens.size());
+  if (n_tokens < 2 * n_ctx) {
+    return usage_error("you need at least " + std::to_string(2 * n_ctx) +
+                           " tokens to evaluate perplexity with a context of " +
+                           std::to_string(n_ctx) + ", but the file tokenizes to only " +
+                           std::to_string(n_tokens) + " tokens",
+                       o.file, "use a longer text or a smaller --ctx");
+  }
+  const int64_t n_chunk_max = n_tokens / n_ctx;
+  const int64_t n_chunk = o.n_chunks < 0 ? n_chunk_max : std::min(o.n_chunks, n_chunk_max);
+  const int64_t n_vocab = tok.n_vocab();
+  const int64_t first = n_ctx / 2;
+  std::fprintf(stderr,
+               "perplexity: calculating perplexity over %lld chunks, n_ctx=%lld, batch_size=%lld, "
+               "n_seq=1\n",
+               static_cast<long long>(n_chunk), static_cast<long long>(n_ctx),
+               static_cast<long long>(so.n_ubatch));
+
+  // The [i]ppl values on stdout already show progress on a terminal.
+  Progress progress("perplexity", n_chunk, o.progress, isatty(STDOUT_FILENO) != 1);
+  std::vector<int32_t> chunk(static_cast<size_t>(n_ctx));
+  double nll = 0.0, nll2 = 0.0;
+  int64_t count = 0;
+  for (int64_t i = 0; i < n_chunk; ++i) {
+    const int64_t start = i * n_ctx;
+    std::copy(tokens.begin() + start, tokens.begin() + start + n_ctx, chunk.begin());
+    if (add_bos) chunk[0] = tok.bos_id();
+
+    const auto t_start = std::chrono::steady_clock::now();
+    session->reset();
+    EF_ASSIGN_OR_RETURN(std::span<const float> logits, session->eval(chunk, /*all_logits=*/true));
+    if (static_cast<int64_t>(logits.size()) != n_ctx * n_vocab) {
+      return make_error(Errc::internal, "eval returned the wrong number of logits",
+                        std::to_string(logits.size()));
+    }
+    if (i == 0) {
+      const double t_total = seconds_since(t_start);
+      std::fprintf(stderr, "perplexity: %.2f seconds per pass - ETA ", t_total);
+      int total_seconds = static_cast<int>(t_total * static_cast<double>(n_chunk));
+      if (total_seconds >= 60 * 60) {
+        std::fprintf(stderr, "%d hours ", total_seconds / (60 * 60));
+        total_seconds %= 60 * 60;
+      }
+      std::fprintf(stderr, "%.2f minutes\n", total_seconds / 60.0);
+    }
+
+    for (int64_t j = first; j < n_ctx - 1; ++j) {
+      const double v = negative_log_prob(logits.data() + j * n_vocab, n_vocab,
+                                         tokens[static_cast<size_t>(start + j + 1)]);
+      nll += v;
+      nll2 += v * v;
+    }
+    count += n_ctx - first - 1;
+    std::printf("[%lld]%.4lf,", static_cast<long long>(i + 1), std::exp(nll / static_cast<double>(count)));
+    std::fflush(stdout);
+    progress.update(i + 1);
+  }
+  progress.finish();
+  std::printf("\n");
+
+  nll2 /= static_cast<double>(count);
+  nll /= static_cast<double>(count);
+  const double ppl = std::exp(nll);
+  nll2 -= nll * nll;
+  if (!(nll2 > 0)) {
+    return make_error(Errc::internal, "unexpected negative variance of log(prob)",
+                      "PPL = " + strprintf("%.4lf", ppl));
+  }
+  nll2 = std::sqrt(nll2 / static_cast<double>(count - 1));
+  std::printf("Final estimate: PPL = %.4lf +/- %.5lf\n", ppl, nll2 * ppl);
+  return Status::success();
+}
+
+}  // namespace
+
+void add_perplexity_command(CLI::App& app, CommandList& commands) {
+  auto o = std::make_shared<PerplexityOptions>();
+  o->session.n_ctx = 512;  // llama-perplexity's default
+  CLI::App* sub = app.add_subcommand(
+      "perplexity", "Perplexity of a text file, computed exactly as llama-perplexity does");
+  sub->add_option("-m,--model", o->model, "GGUF model file")->required();
+  sub->add_option("-f,--file", o->file, "Text file (e.g. wikitext-2 test.txt)")->required();
+  sub->add_option("--chunks", o->n_chunks, "Evaluate at most this many chunks (-1: all)");
+  sub->add_flag("--progress", o->progress, "Show a progress line even when stderr is not a TTY");
+  o->session.add_to(*sub, "Tokens per chunk (default 512, as llama-perplexity)");
+  commands.push_back({sub, [o]() { return run_perplexity(*o); }});
+}
+
+}  // namespace ef::cli
