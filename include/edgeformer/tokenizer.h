@@ -27,8 +27,10 @@ class Tokenizer {
 
   // Text -> token ids, identical to llama.cpp's llama_tokenize(text,
   // add_special = add_bos, parse_special). Never fails: bytes with no token
-  // use byte fallback. add_bos prepends BOS (if the vocabulary has one); EOS
-  // is never appended here (see add_eos_default()).
+  // use byte fallback (SPM) or become U+FFFD (BPE, invalid UTF-8). add_bos
+  // prepends BOS when the vocabulary asks for it (add_bos_default(), e.g.
+  // true for llama SPM, false for GPT-2 BPE) and has one; EOS is never
+  // appended here (see add_eos_default()).
   // parse_special: also recognise CONTROL token texts like "<s>";
   // USER_DEFINED token texts are always recognised.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_bos,

@@ -154,9 +154,15 @@ TEST(TokBpeMerges, LowestRankFirstThenLeftmost) {
   EXPECT_EQ(tok.encode("abab", false), (std::vector<int32_t>{3, 3}));
   // Characters with no token are dropped (llama.cpp finds no 1-byte token for them).
   EXPECT_EQ(tok.encode("axb", false), (std::vector<int32_t>{0, 1}));
-  // BPE vocabularies default to no BOS.
+  // BPE vocabularies default to no BOS, so add_bos (llama.cpp's add_special) adds none.
   EXPECT_FALSE(tok.add_bos_default());
-  EXPECT_EQ(tok.encode("a", true), (std::vector<int32_t>{6, 0}));
+  EXPECT_EQ(tok.encode("a", true), (std::vector<int32_t>{0}));
+  VocabSpec with_bos = tiny_spec();
+  with_bos.add_bos = true;
+  auto t2 = make_bpe_tokenizer(with_bos);
+  ASSERT_TRUE(t2.ok());
+  EXPECT_EQ(t2.value()->encode("a", true), (std::vector<int32_t>{6, 0}));
+  EXPECT_EQ(t2.value()->encode("a", false), (std::vector<int32_t>{0}));
 }
 
 TEST(TokBpeMerges, Llama3IgnoresMergesForWholeWords) {

@@ -30,7 +30,7 @@ std::vector<int32_t> BpeTokenizer::encode(std::string_view text, bool add_bos,
                                           bool parse_special) const {
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 2);
-  if (add_bos && vocab_.bos >= 0) out.push_back(vocab_.bos);
+  if (add_bos && vocab_.add_bos && vocab_.bos >= 0) out.push_back(vocab_.bos);
   for (const Fragment& f : split_special(vocab_, text, parse_special)) {
     if (f.token >= 0) {
       out.push_back(f.token);

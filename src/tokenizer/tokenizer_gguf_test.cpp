@@ -59,7 +59,9 @@ TEST(TokGguf, AcceptsIntegerScoresAndFlags) {
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_FALSE(r.value()->add_bos_default());
   EXPECT_FALSE(r.value()->add_space_prefix());
-  EXPECT_EQ(r.value()->encode("a", true), (std::vector<int32_t>{1, 5}));  // no prefix: "a"
+  // No prefix ("a", not " a"), and no BOS although asked: the vocabulary
+  // says add_bos_token = false (llama.cpp's add_special semantics).
+  EXPECT_EQ(r.value()->encode("a", true), (std::vector<int32_t>{5}));
 }
 
 TEST(TokGguf, RejectsMissingOrMistypedKeys) {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cli_common.h"
+#include "cmd_tokenizer.h"
 
 namespace {
 
@@ -42,6 +43,8 @@ int run(int argc, char** argv) {
   ef::cli::add_quantize_command(app, commands);
   ef::cli::add_init_model_command(app, commands);
   ef::cli::add_tokenize_command(app, commands);
+  ef::cli::add_detokenize_command(app, commands);
+  ef::cli::add_tokenizer_command(app, commands);
 
   // CLI11 reports a mistyped command as "A subcommand is required"; name it.
   if (argc >= 2 && argv[1][0] != '-') {
