@@ -14,7 +14,6 @@
 namespace ef::tok {
 namespace {
 
-constexpr uint8_t kLN = kCpLetter | kCpNumber;
 constexpr uint8_t kWLN = kCpWhitespace | kCpLetter | kCpNumber;
 
 // View of one piece [b, e) of a CpText; positions outside read as class 0
