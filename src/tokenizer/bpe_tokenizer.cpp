@@ -1,6 +1,8 @@
 #include "tokenizer/bpe_tokenizer.h"
 
 #include <algorithm>
+#include <atomic>
+#include <unordered_map>
 
 #include "tokenizer/bpe.h"
 #include "tokenizer/pretokenize.h"
@@ -10,19 +12,61 @@
 
 namespace ef::tok {
 
+namespace {
+
+struct StrHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// Words repeat a lot in natural text, and merging one is a pure function of
+// its bytes, so each thread remembers the tokens of the words it has seen
+// for the tokenizer it used last (bounded; cleared when full).
+struct WordCache {
+  static constexpr size_t kMaxWords = size_t{1} << 16;
+  static constexpr size_t kMaxWordBytes = 64;  // longer words are rare; not cached
+  uint64_t owner = 0;
+  std::unordered_map<std::string, std::vector<int32_t>, StrHash, std::equal_to<>> words;
+};
+
+std::atomic<uint64_t> g_next_instance{1};
+
+}  // namespace
+
+BpeTokenizer::BpeTokenizer(Vocab vocab)
+    : vocab_(std::move(vocab)), instance_(g_next_instance.fetch_add(1)) {}
+
 void BpeTokenizer::encode_raw(std::string_view text, std::vector<int32_t>& out) const {
   thread_local CpText cps;
   thread_local std::vector<uint32_t> lens;
   thread_local std::string word;
+  thread_local WordCache cache;
+  if (cache.owner != instance_) {
+    cache.words.clear();
+    cache.owner = instance_;
+  }
   decode_lenient(text, cps);
   pretokenize(vocab_.pre.type, cps, lens);
   size_t start = 0;
   for (const uint32_t n : lens) {
     const uint32_t b = cps.offs[start], e = cps.offs[start + n];
-    word.clear();
-    append_byte_encoded(word, std::string_view(cps.utf8).substr(b, e - b));
-    bpe_encode_word(vocab_, word, out);
     start += n;
+    const std::string_view raw = std::string_view(cps.utf8).substr(b, e - b);
+    const bool cacheable = raw.size() <= WordCache::kMaxWordBytes;
+    if (cacheable) {
+      if (auto it = cache.words.find(raw); it != cache.words.end()) {
+        out.insert(out.end(), it->second.begin(), it->second.end());
+        continue;
+      }
+    }
+    word.clear();
+    append_byte_encoded(word, raw);
+    const size_t first = out.size();
+    bpe_encode_word(vocab_, word, out);
+    if (cacheable) {
+      if (cache.words.size() >= WordCache::kMaxWords) cache.words.clear();
+      cache.words.emplace(std::string(raw), std::vector<int32_t>(out.begin() + first, out.end()));
+    }
   }
 }
 

@@ -12,7 +12,7 @@ namespace ef::tok {
 
 class BpeTokenizer final : public Tokenizer {
  public:
-  explicit BpeTokenizer(Vocab vocab) : vocab_(std::move(vocab)) {}
+  explicit BpeTokenizer(Vocab vocab);
 
   std::vector<int32_t> encode(std::string_view text, bool add_bos,
                               bool parse_special) const override;
@@ -35,6 +35,7 @@ class BpeTokenizer final : public Tokenizer {
 
  private:
   Vocab vocab_;
+  uint64_t instance_;  // unique per tokenizer: keys the per-thread word cache
 };
 
 // Validates `spec` (model "gpt2") and builds a tokenizer.
