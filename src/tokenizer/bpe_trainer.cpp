@@ -70,9 +70,10 @@ void count_block(PreType pre, std::string_view text, WordCounts& counts) {
   }
 }
 
-WordCounts count_words(const std::vector<std::string_view>& texts, PreType pre, int threads) {
+WordCounts count_words(const std::vector<std::string_view>& texts, PreType pre, int threads,
+                       size_t block_bytes) {
   std::vector<Block> blocks;
-  for (std::string_view t : texts) cut_blocks(t, size_t{1} << 20, blocks);
+  for (std::string_view t : texts) cut_blocks(t, std::max<size_t>(block_bytes, 1), blocks);
   const size_t n_threads =
       std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(std::max(threads, 1)), blocks.size()));
   std::vector<WordCounts> local(n_threads);
@@ -219,7 +220,7 @@ Result<BpeVocabulary> train_bpe(const std::vector<std::string_view>& texts,
 
   BpeVocabulary v;
   for (std::string_view t : texts) v.input_bytes += t.size();
-  WordCounts counts = count_words(texts, o.pre, o.threads);
+  WordCounts counts = count_words(texts, o.pre, o.threads, o.block_bytes);
   v.distinct_words = counts.size();
 
   // Words in a fixed order (sorted bytes), so indices do not depend on hashing.

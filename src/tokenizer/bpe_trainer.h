@@ -28,6 +28,9 @@ struct BpeTrainOptions {
   int32_t vocab_size = 4096;  // total: 256 byte tokens + merges + special tokens
   PreType pre = PreType::kGpt2;  // kGpt2 or kLlama3
   int threads = 1;               // for pre-tokenizing and counting
+  // Texts are cut into blocks of about this size for the counting threads.
+  // Cuts fall where no word can cross them, so the result does not depend on it.
+  size_t block_bytes = size_t{1} << 20;
   // Appended after the merged tokens as CONTROL tokens; the first one is BOS and EOS.
   std::vector<std::string> special_tokens = {"<|endoftext|>"};
   int64_t min_pair_count = 2;  // stop early when the best pair is rarer

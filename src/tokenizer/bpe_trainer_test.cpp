@@ -59,12 +59,27 @@ TEST(TokBpeTrainer, DeterministicAcrossRunsAndThreads) {
   o.vocab_size = 800;
   o.threads = 1;
   auto a = train_bpe({text}, o);
+  auto again = train_bpe({text}, o);
+  // Small blocks (many cuts) and several threads: identical vocabulary.
   o.threads = 3;
+  o.block_bytes = 4096;
   auto b = train_bpe({text}, o);
-  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(a.ok() && again.ok() && b.ok());
+  EXPECT_EQ(a.value().tokens, again.value().tokens);
+  EXPECT_EQ(a.value().merges, again.value().merges);
   EXPECT_EQ(a.value().tokens, b.value().tokens);
   EXPECT_EQ(a.value().merges, b.value().merges);
+  EXPECT_EQ(a.value().distinct_words, b.value().distinct_words);
   EXPECT_EQ(a.value().tokens.size(), 800u);
+  for (PreType pre : {PreType::kGpt2, PreType::kLlama3}) {
+    o.pre = pre;
+    o.block_bytes = size_t{1} << 30;
+    auto whole = train_bpe({text}, o);
+    o.block_bytes = 1000;
+    auto cut = train_bpe({text}, o);
+    ASSERT_TRUE(whole.ok() && cut.ok());
+    EXPECT_EQ(whole.value().merges, cut.value().merges) << pre_type_name(pre);
+  }
 }
 
 TEST(TokBpeTrainer, WrittenGgufLoadsAndRoundTrips) {
