@@ -195,9 +195,13 @@ void run_case(const Case& k) {
   // Rounding flips are rare events that hit some positions; a bug hits most.
   // Half-precision activations (F16 weights) flip at most positions (finest
   // grid, see above), so the rule is for the other types only.
+  // Kernels that add the per-block products one after another (the scalar
+  // ggml-style reference and AMX: 57/120 and 59/120 clean on the 120-token
+  // Q8_0 case) flip more often than 8/16-lane SIMD sums (avx2 109, avx512
+  // 100), so the bar is 40%: still far above what a bug leaves (~0).
   if (k.type != DType::F16) {
-    EXPECT_GE(ce.clean_positions * 2, static_cast<int64_t>(tokens.size()))
-        << "most positions should match the emulated reference to " << kCleanRel;
+    EXPECT_GE(ce.clean_positions * 5, static_cast<int64_t>(tokens.size()) * 2)
+        << "at least 40% of positions should match the emulated reference to " << kCleanRel;
   }
 
   const Comparison c = compare(logits.value(), ref, w.n_vocab, k.tol);

@@ -153,11 +153,14 @@ std::vector<double> round_for(uint32_t file_type, const std::vector<double>& x) 
       for (size_t b = 0; b + 32 <= x.size(); b += 32) {
         float amax = 0.0f;
         for (size_t j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(static_cast<float>(x[b + j])));
+        // ggml-cpu's x86 activation quantizer (which the engine follows):
+        // id = 127/amax and round half to even (nearbyint in the default
+        // rounding mode), unlike the weight quantizer's 1/(amax/127) + roundf.
         const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         const double d_stored = round_half(d);
         for (size_t j = 0; j < 32; ++j) {
-          y[b + j] = d_stored * std::round(static_cast<float>(x[b + j]) * id);
+          y[b + j] = d_stored * std::nearbyint(static_cast<float>(x[b + j]) * id);
         }
       }
       return y;

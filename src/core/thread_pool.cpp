@@ -1,10 +1,18 @@
 #include "core/thread_pool.h"
 
+#include <sched.h>
+
 #include <algorithm>
 
 namespace ef {
 namespace {
-constexpr int kSpinIterations = 20000;
+
+constexpr int kSpinIterations = 4000;   // ~10-40 us of pause before yielding
+constexpr int kYieldIterations = 200;   // then sched_yield before sleeping
+constexpr int kIdxBits = 22;
+constexpr uint64_t kIdxMask = (uint64_t{1} << kIdxBits) - 1;
+constexpr uint64_t kJobMask = (uint64_t{1} << 20) - 1;
+
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -12,6 +20,11 @@ inline void cpu_relax() {
   asm volatile("yield");
 #endif
 }
+
+inline uint64_t make_ticket(uint64_t job, uint64_t n_tasks, uint64_t next) {
+  return ((job & kJobMask) << (2 * kIdxBits)) | (n_tasks << kIdxBits) | next;
+}
+
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
@@ -21,7 +34,7 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
+    stop_.store(true);
     generation_.fetch_add(1);
   }
   wake_.notify_all();
@@ -29,10 +42,20 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::work(int thread) {
+  uint64_t t = ticket_.load(std::memory_order_acquire);
   for (;;) {
-    const int64_t task = next_task_.fetch_add(1);
-    if (task >= n_tasks_) break;
-    (*fn_)(task, thread);
+    const uint64_t n_tasks = (t >> kIdxBits) & kIdxMask;
+    const uint64_t idx = t & kIdxMask;
+    if (idx >= n_tasks) return;
+    // Success means task idx of the job described by t is ours; that job is
+    // still current (it cannot end before this task is done), so fn_ is its.
+    if (!ticket_.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+      continue;  // t was reloaded
+    }
+    (*fn_)(static_cast<int64_t>(idx), thread);
+    done_.fetch_add(1, std::memory_order_release);
+    t = ticket_.load(std::memory_order_acquire);
   }
 }
 
@@ -41,25 +64,23 @@ void ThreadPool::worker_loop(int thread) {
   for (;;) {
     uint64_t gen = generation_.load(std::memory_order_acquire);
     for (int i = 0; i < kSpinIterations && gen == seen; ++i) {
-      if (i < kSpinIterations / 8) {
-        cpu_relax();
-      } else {
-        std::this_thread::yield();
-      }
+      cpu_relax();
+      gen = generation_.load(std::memory_order_acquire);
+    }
+    for (int i = 0; i < kYieldIterations && gen == seen; ++i) {
+      sched_yield();
       gen = generation_.load(std::memory_order_acquire);
     }
     if (gen == seen) {
       std::unique_lock<std::mutex> lock(mutex_);
+      sleepers_.fetch_add(1);
       wake_.wait(lock, [&] { return generation_.load() != seen; });
+      sleepers_.fetch_sub(1);
       gen = generation_.load();
     }
     seen = gen;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (stop_) return;
-    }
+    if (stop_.load(std::memory_order_acquire)) return;
     work(thread);
-    pending_workers_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 
@@ -69,23 +90,31 @@ void ThreadPool::run(int64_t n_tasks, const std::function<void(int64_t, int)>& f
     for (int64_t t = 0; t < n_tasks; ++t) fn(t, 0);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    fn_ = &fn;
-    n_tasks_ = n_tasks;
-    next_task_.store(0);
-    pending_workers_.store(n_threads_ - 1);
-    generation_.fetch_add(1, std::memory_order_release);
+  // Larger jobs than the ticket can count run in slices (never in practice).
+  if (static_cast<uint64_t>(n_tasks) > kIdxMask) {
+    for (int64_t base = 0; base < n_tasks; base += static_cast<int64_t>(kIdxMask)) {
+      const int64_t n = std::min<int64_t>(static_cast<int64_t>(kIdxMask), n_tasks - base);
+      run(n, [&](int64_t t, int th) { fn(base + t, th); });
+    }
+    return;
   }
-  wake_.notify_all();
+  fn_ = &fn;
+  done_.store(0, std::memory_order_relaxed);
+  ++job_;
+  ticket_.store(make_ticket(job_, static_cast<uint64_t>(n_tasks), 0), std::memory_order_release);
+  // seq_cst pairs with the worker's sleepers_++ then generation_ check.
+  generation_.fetch_add(1);
+  if (sleepers_.load() > 0) {
+    // Lock so a worker between its predicate check and wait() cannot miss it.
+    { std::lock_guard<std::mutex> lock(mutex_); }
+    wake_.notify_all();
+  }
   work(0);
-  // Spin briefly, then yield: on a loaded machine a worker may not be running,
-  // and spinning through our time slice would only delay it further.
-  for (int i = 0; pending_workers_.load(std::memory_order_acquire) != 0; ++i) {
-    if (i < kSpinIterations / 8) {
+  for (int i = 0; done_.load(std::memory_order_acquire) != n_tasks; ++i) {
+    if (i < kSpinIterations) {
       cpu_relax();
     } else {
-      std::this_thread::yield();
+      sched_yield();  // a worker holding a task was descheduled: let it run
     }
   }
 }

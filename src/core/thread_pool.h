@@ -1,10 +1,21 @@
-// A persistent thread pool. Decode dispatches many small ops per token, so
-// workers stay alive between jobs: they spin briefly on a generation counter,
-// then sleep on a condition variable.
+// A persistent thread pool for many small jobs (decode runs hundreds of ops
+// per token).
+//
+// Latency and robustness on a busy machine:
+//  - Workers spin briefly on a job counter, then yield, then sleep on a
+//    condition variable, so an idle pool costs nothing.
+//  - Tasks are claimed dynamically, and the caller works too. The caller
+//    waits for the job's *tasks* to finish, never for workers to check in:
+//    if a worker is descheduled (other processes on the cores) the caller
+//    simply runs the remaining tasks itself instead of stalling a time
+//    slice per job.
+//  - A late worker can never run a task of the wrong job: the job id, its
+//    task count and the next task index live in one 64-bit word that is
+//    claimed by compare-and-swap.
 //
 // Determinism: run() hands out task indices [0, n_tasks); callers make each
 // task write a disjoint output range in a fixed order, so results are
-// bit-identical whatever the number of threads.
+// bit-identical whatever the number of threads and whoever runs a task.
 #pragma once
 
 #include <atomic>
@@ -27,8 +38,10 @@ class ThreadPool {
 
   int n_threads() const { return n_threads_; }
 
-  // Calls fn(task, thread) for every task in [0, n_tasks), spread over the
-  // threads; returns when all tasks are done. Not reentrant.
+  // Calls fn(task, thread) for every task in [0, n_tasks) (n_tasks < 2^22),
+  // spread over the threads; returns when all tasks are done. `thread` is in
+  // [0, n_threads) and identifies the executing thread (per-thread scratch).
+  // Not reentrant; call from one thread at a time.
   void run(int64_t n_tasks, const std::function<void(int64_t task, int thread)>& fn);
 
   // Splits [0, n) into one contiguous chunk per thread (aligned to `grain`)
@@ -38,18 +51,21 @@ class ThreadPool {
 
  private:
   void worker_loop(int thread);
+  // Claims and runs tasks of the current job until none are left.
   void work(int thread);
 
   int n_threads_;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int64_t> next_task_{0};
-  std::atomic<int> pending_workers_{0};
-  int64_t n_tasks_ = 0;
+  std::atomic<uint64_t> generation_{0};  // bumped once per job (wakes workers)
+  // [job id : 20][n_tasks : 22][next task : 22]
+  std::atomic<uint64_t> ticket_{0};
+  std::atomic<int64_t> done_{0};         // tasks finished in the current job
+  std::atomic<int> sleepers_{0};         // workers waiting on wake_
   const std::function<void(int64_t, int)>* fn_ = nullptr;
-  bool stop_ = false;
+  uint64_t job_ = 0;
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace ef

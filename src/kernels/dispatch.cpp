@@ -36,6 +36,14 @@ constexpr IsaEntry kIsas[] = {
               f.avx512dq && f.avx512_vnni && f.avx512_bf16;
      },
      x86::fill_avx512_table},
+    // AMX needs the AVX-512 set (its table builds on it), the int8 tiles and
+    // the kernel's permission to use tile data (requested at probe time).
+    {Isa::amx,
+     [](const CpuFeatures& f) {
+       return f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl &&
+              f.avx512dq && f.avx512_vnni && f.avx512_bf16 && f.amx_usable && f.amx_int8;
+     },
+     x86::fill_amx_table},
 #endif
 };
 constexpr size_t kNumIsas = sizeof(kIsas) / sizeof(kIsas[0]);
@@ -98,7 +106,7 @@ Result<Isa> parse_isa(const std::string& name) {
     if (name == isa_name(isa)) return isa;
   }
   return make_error(Errc::invalid_argument, "unknown ISA '" + name + "'", "EDGEFORMER_ISA / --isa",
-                    "use one of: scalar, avx2, avx512");
+                    "use one of: scalar, avx2, avx512, amx");
 }
 
 Isa resolve_isa_request(const char* value, std::string* warning) {

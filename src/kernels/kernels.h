@@ -41,10 +41,17 @@ using GemmFn = void (*)(int64_t k, const void* w, size_t w_row_bytes, int64_t ro
 
 struct TypeKernels {
   DType vec_dot_type = DType::F32;
-  FromFloatFn from_float = nullptr;  // float -> this type (quantize)
+  FromFloatFn from_float = nullptr;  // float -> this type (weights: quantize command, factories)
   ToFloatFn to_float = nullptr;      // this type -> float (dequantize)
   VecDotFn vec_dot = nullptr;        // this type . vec_dot_type
   GemmFn gemm = nullptr;             // may be null: generic loop over vec_dot
+  // float -> this type for *activations* (what matmul feeds vec_dot when this
+  // is a vec_dot_type). Equal to from_float except for Q8_0, where ggml-cpu's
+  // x86 quantizer differs from the reference one: id = 127/amax and round
+  // half to even (quantize_row_q8_0 in ggml-cpu/arch/x86/quants.c), while
+  // llama-quantize uses id = 1/(amax/127) and roundf. Every ISA's version is
+  // bit-identical to ref::quantize_row_q8_0_act for finite inputs.
+  FromFloatFn from_float_act = nullptr;
 };
 
 enum class Isa { scalar, avx2, avx512, avx512_vnni, amx, neon };

@@ -99,6 +99,7 @@ TEST(KernelsDispatch, ScalarAlwaysAvailableAndTablesComplete) {
     for (DType type : kTypes) {
       const TypeKernels& k = t->for_type(type);
       EXPECT_NE(k.from_float, nullptr) << isa_name(t->isa) << " " << dtype_name(type);
+      EXPECT_NE(k.from_float_act, nullptr) << isa_name(t->isa) << " " << dtype_name(type);
       EXPECT_NE(k.to_float, nullptr);
       EXPECT_NE(k.vec_dot, nullptr);
       EXPECT_NE(t->for_type(k.vec_dot_type).from_float, nullptr);
@@ -169,6 +170,12 @@ TEST(KernelsIsa, ActivationConversionsMatchScalar) {
         scalar.for_type(type).from_float(x.data(), a.data(), k);
         t->for_type(type).from_float(x.data(), b.data(), k);
         EXPECT_EQ(a, b) << isa_name(t->isa) << " " << dtype_name(type) << " k=" << k;
+        if (type != DType::Q4_0) {  // activation conversions (q4_0 is never a vec_dot_type)
+          std::vector<uint8_t> aa(row_bytes(type, k)), ab(row_bytes(type, k));
+          scalar.for_type(type).from_float_act(x.data(), aa.data(), k);
+          t->for_type(type).from_float_act(x.data(), ab.data(), k);
+          EXPECT_EQ(aa, ab) << "act " << isa_name(t->isa) << " " << dtype_name(type) << " k=" << k;
+        }
         std::vector<float> fa(k), fb(k);
         scalar.for_type(type).to_float(a.data(), fa.data(), k);
         t->for_type(type).to_float(a.data(), fb.data(), k);

@@ -19,7 +19,8 @@ namespace {
 
 constexpr int64_t kRowGrain = 16;       // rows per chunk are a multiple of this
 constexpr int64_t kMaxRowChunks = 256;  // bounds per-task overhead on huge outputs
-constexpr int64_t kTokenChunk = 64;     // activation rows kept hot per tile
+constexpr int64_t kPrefillRows = 64;    // min rows per task when n_tokens > 1
+constexpr int64_t kTokenChunk = 256;    // activation rows kept hot per tile (L2)
 
 size_t vec_row_bytes(DType type, int64_t k) {
   const auto bytes = row_size_bytes(type, static_cast<uint64_t>(k));
@@ -75,7 +76,7 @@ void matmul(const Tensor& w, const float* x, int64_t n_tokens, float* y, int64_t
   if (vt != DType::F32) {
     x_row_bytes = vec_row_bytes(vt, k);
     scratch.resize(x_row_bytes * static_cast<size_t>(n_tokens));
-    const FromFloatFn convert = table.for_type(vt).from_float;
+    const FromFloatFn convert = table.for_type(vt).from_float_act;
     uint8_t* dst = scratch.data();
     if (n_tokens == 1) {
       convert(x, dst, k);
@@ -88,9 +89,12 @@ void matmul(const Tensor& w, const float* x, int64_t n_tokens, float* y, int64_t
   }
 
   // 2. Tiles of the output.
+  // Prefill tasks get at least kPrefillRows rows so per-call set-up in the
+  // kernels (activation scales, tile configuration) is amortized.
+  const int64_t min_grains = n_tokens > 1 ? kPrefillRows / kRowGrain : 1;
   const int64_t row_chunk =
-      kRowGrain * std::max<int64_t>(1, (n_rows + kRowGrain * kMaxRowChunks - 1) /
-                                           (kRowGrain * kMaxRowChunks));
+      kRowGrain * std::max<int64_t>(min_grains, (n_rows + kRowGrain * kMaxRowChunks - 1) /
+                                                    (kRowGrain * kMaxRowChunks));
   const int64_t n_row_chunks = (n_rows + row_chunk - 1) / row_chunk;
   const int64_t n_tok_chunks = (n_tokens + kTokenChunk - 1) / kTokenChunk;
   const size_t w_row_bytes = w.nb[1];

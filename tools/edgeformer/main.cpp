@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cli_common.h"
+#include "cmd_train.h"
 #include "cmd_tokenizer.h"
 
 namespace {
@@ -43,6 +44,7 @@ int run(int argc, char** argv) {
   ef::cli::add_quantize_command(app, commands);
   ef::cli::add_init_model_command(app, commands);
   ef::cli::add_tokenize_command(app, commands);
+  for (auto& c : ef::cli::add_train_commands(app)) commands.push_back({c.first, c.second});
   ef::cli::add_detokenize_command(app, commands);
   ef::cli::add_tokenizer_command(app, commands);
 

@@ -31,6 +31,34 @@ void quantize_row_q8_0(const float* x, void* y, int64_t n) {
   }
 }
 
+float round_half_even(float v) {
+  // v - trunc(v) is exact in float, so the tie test is exact.
+  const float t = std::trunc(v);
+  const float frac = std::fabs(v - t);
+  const float away = t + std::copysign(1.0f, v);
+  if (frac > 0.5f) return away;
+  if (frac == 0.5f && std::fmod(t, 2.0f) != 0.0f) return away;
+  return t;
+}
+
+void quantize_row_q8_0_act(const float* x, void* y, int64_t n) {
+  auto* blocks = static_cast<BlockQ8_0*>(y);
+  const int64_t nb = n / kQK8_0;
+  for (int64_t b = 0; b < nb; ++b) {
+    const float* xb = x + b * kQK8_0;
+    float amax = 0.0f;
+    for (int j = 0; j < kQK8_0; ++j) amax = std::max(amax, std::fabs(xb[j]));
+    blocks[b].d = fp32_to_fp16(amax / 127.0f);
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    for (int j = 0; j < kQK8_0; ++j) {
+      // |x * id| <= 127 * (1 + 2^-23) rounds to at most 127; the clamp only
+      // mirrors the SIMD saturating packs (reached for inf inputs).
+      const float r = round_half_even(xb[j] * id);
+      blocks[b].qs[j] = static_cast<int8_t>(std::clamp(r, -128.0f, 127.0f));
+    }
+  }
+}
+
 void dequantize_row_q8_0(const void* x, float* y, int64_t n) {
   const auto* blocks = static_cast<const BlockQ8_0*>(x);
   const int64_t nb = n / kQK8_0;

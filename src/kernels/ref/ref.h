@@ -22,6 +22,14 @@ void bf16_to_f32_row(const void* x, float* y, int64_t n);
 // Q8_0: d = max|x| / 127, q = roundf(x / d)  (x * (1/d) exactly as ggml).
 void quantize_row_q8_0(const float* x, void* y, int64_t n);
 void dequantize_row_q8_0(const void* x, float* y, int64_t n);
+// Q8_0 for activations, as ggml-cpu quantizes them on x86 (AVX/AVX2 path,
+// also used by AVX-512 builds): d = amax / 127 (stored fp16),
+// q = round_half_even(x * (127 / amax)), saturated to int8.
+// Differs from quantize_row_q8_0 in the multiplier (127/amax vs 1/d) and in
+// ties (2.5 -> 2, not 3). NaN inputs: unspecified.
+void quantize_row_q8_0_act(const float* x, void* y, int64_t n);
+// Round half to even, independent of the FPU rounding mode.
+float round_half_even(float v);
 // Q4_0: m = the x with the largest |x| (sign kept), d = m / -8,
 // q = min(15, (int8)(x / d + 8.5)), byte j = q[j] | q[j+16] << 4.
 void quantize_row_q4_0(const float* x, void* y, int64_t n);
@@ -37,6 +45,13 @@ float vec_dot_bf16(int64_t k, const void* w, const void* x);
 // float, block by block (q4_0: sumf += sumi * d_w * d_x, ggml's order).
 float vec_dot_q8_0_q8_0(int64_t k, const void* w, const void* x);
 float vec_dot_q4_0_q8_0(int64_t k, const void* w, const void* x);
+
+// The same dots with one fma per block, in block order:
+//   acc = fma(float(sumi_b), d_w * d_x, acc)
+// (sumi_b exact; q4_0 sumi_b = sum (q - 8) x). The oracle of kernels that
+// compute exact per-block sums on matrix units (AMX), bit-for-bit.
+float vec_dot_q8_0_q8_0_blockfma(int64_t k, const void* w, const void* x);
+float vec_dot_q4_0_q8_0_blockfma(int64_t k, const void* w, const void* x);
 
 // gemm as a loop over a vec_dot (row-major over rows, then tokens).
 void gemm_via_vec_dot(VecDotFn vec_dot, int64_t k, const void* w, size_t w_row_bytes,

@@ -1,4 +1,6 @@
 // Scalar dot products (the oracles) and the scalar kernel table.
+#include <cmath>
+
 #include "core/dtype.h"
 #include "core/fp16.h"
 #include "kernels/ref/ref.h"
@@ -64,6 +66,33 @@ float vec_dot_q4_0_q8_0(int64_t k, const void* w, const void* x) {
   return sum;
 }
 
+float vec_dot_q8_0_q8_0_blockfma(int64_t k, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ8_0*>(w);
+  const auto* b = static_cast<const BlockQ8_0*>(x);
+  float acc = 0.0f;
+  for (int64_t i = 0; i < k / kQK8_0; ++i) {
+    int32_t sumi = 0;
+    for (int j = 0; j < kQK8_0; ++j) sumi += a[i].qs[j] * b[i].qs[j];
+    acc = std::fma(static_cast<float>(sumi), fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d), acc);
+  }
+  return acc;
+}
+
+float vec_dot_q4_0_q8_0_blockfma(int64_t k, const void* w, const void* x) {
+  const auto* a = static_cast<const BlockQ4_0*>(w);
+  const auto* b = static_cast<const BlockQ8_0*>(x);
+  constexpr int kHalf = kQK4_0 / 2;
+  float acc = 0.0f;
+  for (int64_t i = 0; i < k / kQK8_0; ++i) {
+    int32_t sumi = 0;
+    for (int j = 0; j < kHalf; ++j) {
+      sumi += ((a[i].qs[j] & 0x0f) - 8) * b[i].qs[j] + ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + kHalf];
+    }
+    acc = std::fma(static_cast<float>(sumi), fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d), acc);
+  }
+  return acc;
+}
+
 void gemm_via_vec_dot(VecDotFn vec_dot, int64_t k, const void* w, size_t w_row_bytes,
                       int64_t row_begin, int64_t row_end, const void* x, size_t x_row_bytes,
                       int64_t n_tokens, float* y, int64_t ldy) {
@@ -96,6 +125,14 @@ void fill_scalar_table(KernelTable& t) {
             gemm_generic<vec_dot_q8_0_q8_0>};
   t.q4_0 = {DType::Q8_0, quantize_row_q4_0, dequantize_row_q4_0, vec_dot_q4_0_q8_0,
             gemm_generic<vec_dot_q4_0_q8_0>};
+  // Activations: ggml-cpu's x86 conversions. F16: vcvtps2ph, round to
+  // nearest even = fp32_to_fp16; BF16: scalar ggml_compute_fp32_to_bf16 =
+  // fp32_to_bf16 (no subnormal flush); Q8_0: the x86 quantizer (see ref.h).
+  t.f32.from_float_act = f32_copy_row;
+  t.f16.from_float_act = f32_to_f16_row;
+  t.bf16.from_float_act = f32_to_bf16_row;
+  t.q8_0.from_float_act = quantize_row_q8_0_act;
+  t.q4_0.from_float_act = quantize_row_q4_0;  // never used: q4_0 is not a vec_dot_type
 }
 
 }  // namespace ef::kernels::ref

@@ -19,6 +19,9 @@ void fill_avx2_table(KernelTable& t) {
   t.bf16.vec_dot = avx2::vec_dot_bf16;
   t.bf16.gemm = avx2::gemm_bf16;
   t.q8_0.from_float = avx2::quantize_row_q8_0;
+  t.f16.from_float_act = avx2::f32_to_f16_row;
+  t.bf16.from_float_act = avx2::f32_to_bf16_row;
+  t.q8_0.from_float_act = avx2::quantize_row_q8_0_act;
   t.q8_0.vec_dot = avx2::vec_dot_q8_0;
   t.q8_0.gemm = avx2::gemm_q8_0;
   t.q4_0.vec_dot = avx2::vec_dot_q4_0;

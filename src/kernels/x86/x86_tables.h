@@ -11,5 +11,7 @@ namespace ef::kernels::x86 {
 void fill_avx2_table(KernelTable& table);
 // AVX-512 F/BW/VL/DQ + VNNI + BF16 (the flags every *avx512* file gets).
 void fill_avx512_table(KernelTable& table);
+// The AVX-512 table + AMX int8 tiles for q8_0/q4_0 matmuls.
+void fill_amx_table(KernelTable& table);
 
 }  // namespace ef::kernels::x86
