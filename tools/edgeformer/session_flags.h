@@ -20,8 +20,9 @@ struct SessionFlags {
   int64_t n_ubatch = 512;
   std::string cache_type = "f16";
   std::string isa;         // "" = automatic
+  std::string flash_attn = "on";  // on | off (llama.cpp's -fa)
 
-  // Registers -t/--threads, -c/--ctx, -u/--ubatch, --cache-type, --isa.
+  // Registers -t/--threads, -c/--ctx, -u/--ubatch, --cache-type, --flash-attn, --isa.
   // `ctx_help` documents the default of --ctx; nullptr: no --ctx flag.
   void add_to(CLI::App& app, const char* ctx_help);
   // Range checks (usage errors), then selects the ISA.
