@@ -171,6 +171,10 @@ void run_case(const Case& k) {
   so.n_ctx = 128;
   so.n_threads = 2;
   so.kv_type = k.kv;
+  // The emulation rounds q and the probabilities to F16 as the score-matrix
+  // path (llama.cpp -fa off) does; flash numerics are tested in
+  // src/model/flash_attention_test.cpp and src/runtime/sliding_window_test.cpp.
+  so.flash_attn = false;
   so.n_ubatch = 512;
   auto session = Session::create(*model.value(), so);
   ASSERT_TRUE(session.ok()) << session.error().message();

@@ -32,6 +32,17 @@ struct ModelConfig {
   float rms_eps = 1e-5f;     // llama.attention.layer_norm_rms_epsilon
   float rope_freq_base = 10000.0f;  // llama.rope.freq_base
   bool tied_output = false;  // no output.weight: reuse token_embd
+  // Sliding-window attention (llama.cpp's LLAMA_SWA_TYPE_STANDARD): a query
+  // at position i sees keys at positions j with i - j < n_swa.
+  int64_t n_swa = 0;         // llama.attention.sliding_window (0 = none)
+  // llama.attention.sliding_window_pattern, as llama.cpp's set_swa_pattern:
+  // 0 = every layer windowed; P >= 1: layer il is windowed iff
+  // il % P < P - 1 (the last layer of each group of P is global; P = 1: none).
+  // Absent with n_swa > 0: every layer windowed.
+  int64_t swa_pattern = 0;
+  bool is_swa(int64_t il) const {
+    return n_swa > 0 && (swa_pattern == 0 || il % swa_pattern < swa_pattern - 1);
+  }
 
   Status validate() const;
   static Result<ModelConfig> from_gguf(const gguf::File& file);

@@ -32,6 +32,9 @@ struct SessionOptions {
   int64_t n_ubatch = 512; // micro-batch for prefill (>= 1; clamped to n_ctx)
   int n_threads = 0;      // 0 = std::thread::hardware_concurrency()
   KvType kv_type = KvType::f16;
+  // Flash attention (tiled, online softmax; llama.cpp's default on CPU).
+  // Off: the score-matrix path of llama.cpp's -fa off (V cache transposed).
+  bool flash_attn = true;
 };
 
 class Session {

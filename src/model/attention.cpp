@@ -9,12 +9,16 @@
 // function family ggml's mul_mat uses, so rounding follows ggml's.
 #include "model/attention.h"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <vector>
 
 #include "core/thread_pool.h"
 #include "edgeformer/model.h"
 #include "kernels/kernels.h"
 #include "kernels/ops.h"
+#include "model/flash_attention.h"
 #include "model/llama_forward.h"
 #include "runtime/kv_cache.h"
 
@@ -40,12 +44,58 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
   const auto rows_of = [&](const void* first, const void* second) {
     return static_cast<size_t>(static_cast<const char*>(second) - static_cast<const char*>(first));
   };
+  // Sliding-window layers: position i sees [i + 1 - n_swa, i].
+  const int64_t window = c.is_swa(il) ? c.n_swa : 0;
+  auto first_visible = [&](int64_t pos) {
+    return window > 0 ? std::max<int64_t>(0, pos + 1 - window) : int64_t{0};
+  };
+
+  if (!cache.v_transposed()) {
+    // Flash attention: one task per (KV head, block of kFlashQueryBlock
+    // tokens); its rows are the group's query heads of those tokens, so each
+    // KV row is widened once per task.
+    const int64_t n_blocks = (n + kFlashQueryBlock - 1) / kFlashQueryBlock;
+    pool.run(c.n_head_kv * n_blocks, [&](int64_t task, int thread) {
+      const int64_t kvh = task / n_blocks;
+      const int64_t t0 = (task % n_blocks) * kFlashQueryBlock;
+      const int64_t t1 = std::min(n, t0 + kFlashQueryBlock);
+      FlashRow rows[kFlashQueryBlock * 16];
+      FlashRow* rp = rows;
+      std::vector<FlashRow> big;  // only for GQA groups wider than 16
+      if ((t1 - t0) * group > static_cast<int64_t>(std::size(rows))) {
+        big.resize(static_cast<size_t>((t1 - t0) * group));
+        rp = big.data();
+      }
+      int64_t nr = 0;
+      for (int64_t t = t0; t < t1; ++t) {
+        for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+          FlashRow& r = rp[nr++];
+          r.q = q + t * q_dim + h * hd;
+          r.out = out + t * q_dim + h * hd;
+          r.hi = n_past + t + 1;
+          r.lo = first_visible(n_past + t);
+        }
+      }
+      FlashKv kv;
+      kv.k = static_cast<const char*>(cache.k_row(il, 0)) + kvh * hd * eb;
+      kv.v = static_cast<const char*>(cache.v_pos(il, 0)) + kvh * hd * eb;
+      kv.k_stride = kv.v_stride = cache.row_bytes();
+      kv.f16 = f16;
+      kv.dk = kv.dv = hd;
+      kv.ring = cache.ring(il);
+      float* fs = scratch.flash.as<float>() + static_cast<size_t>(thread) * scratch.flash_floats;
+      flash_attend(kv, rp, nr, scale, fs, table);
+    });
+    return;
+  }
 
   pool.run(n * c.n_head, [&](int64_t task, int thread) {
     const int64_t t = task / c.n_head;  // token within the micro-batch
     const int64_t h = task % c.n_head;  // query head
     const int64_t kvh = h / group;      // shared KV head
-    const int64_t n_kv = n_past + t + 1;  // causal: positions [0, pos]
+    const int64_t n_kv = n_past + t + 1;  // causal: positions [lo, pos]
+    const int64_t lo = first_visible(n_past + t);
+    const int64_t n_vis = n_kv - lo;
     const float* qh = q + t * q_dim + h * hd;  // [hd]
     float* oh = out + t * q_dim + h * hd;      // [hd]
 
@@ -63,31 +113,34 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
       to_f16(qh, q16, hd);
       qv = q16;
     }
-    const char* k0 = static_cast<const char*>(cache.k_row(il, 0)) + kvh * hd * eb;
-    if (tk.gemm != nullptr && n_kv > 1) {
+    // (window: scores[p - lo] for p in [lo, n_kv))
+    const char* k0 = static_cast<const char*>(cache.k_row(il, lo)) + kvh * hd * eb;
+    if (tk.gemm != nullptr && n_vis > 1) {
       const size_t k_stride = rows_of(cache.k_row(il, 0), cache.k_row(il, 1));
-      tk.gemm(hd, k0, k_stride, 0, n_kv, qv, 0, 1, scores, n_kv);
-      for (int64_t p = 0; p < n_kv; ++p) scores[p] *= scale;
+      tk.gemm(hd, k0, k_stride, 0, n_vis, qv, 0, 1, scores, n_vis);
+      for (int64_t p = 0; p < n_vis; ++p) scores[p] *= scale;
     } else {
-      for (int64_t p = 0; p < n_kv; ++p) {
+      for (int64_t p = lo; p < n_kv; ++p) {
         const char* k = static_cast<const char*>(cache.k_row(il, p)) + kvh * hd * eb;
-        scores[p] = dot(hd, k, qv) * scale;
+        scores[p - lo] = dot(hd, k, qv) * scale;
       }
     }
-    ops::softmax(scores, n_kv);
+    ops::softmax(scores, n_vis);
 
     // out[d] = sum_p probs[p] * v_p[d]  as one dot over positions per dim.
     const void* pv = scores;
     if (f16) {
-      to_f16(scores, probs16, n_kv);
+      to_f16(scores, probs16, n_vis);
       pv = probs16;
     }
     if (tk.gemm != nullptr && hd > 1) {
       const size_t v_stride = rows_of(cache.v_row(il, 0), cache.v_row(il, 1));
-      tk.gemm(n_kv, cache.v_row(il, kvh * hd), v_stride, 0, hd, pv, 0, 1, oh, hd);
+      const char* v0 = static_cast<const char*>(cache.v_row(il, kvh * hd)) + lo * eb;
+      tk.gemm(n_vis, v0, v_stride, 0, hd, pv, 0, 1, oh, hd);
     } else {
       for (int64_t d = 0; d < hd; ++d) {
-        oh[d] = dot(n_kv, cache.v_row(il, kvh * hd + d), pv);
+        const char* vrow = static_cast<const char*>(cache.v_row(il, kvh * hd + d));
+        oh[d] = dot(n_vis, vrow + lo * eb, pv);
       }
     }
   });

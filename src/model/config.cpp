@@ -128,6 +128,17 @@ Result<ModelConfig> ModelConfig::from_gguf(const gguf::File& file) {
     }
   }
   EF_ASSIGN_OR_RETURN(c.n_rot, file.get_int_or(arch_key(a, "rope.dimension_count"), c.head_dim));
+  EF_ASSIGN_OR_RETURN(c.n_swa, file.get_int_or(arch_key(a, "attention.sliding_window"), 0));
+  EF_ASSIGN_OR_RETURN(c.swa_pattern,
+                      file.get_int_or(arch_key(a, "attention.sliding_window_pattern"), 0));
+  if (c.n_swa < 0 || c.n_swa > (int64_t{1} << 30) || c.swa_pattern < 0 ||
+      c.swa_pattern > (int64_t{1} << 20)) {
+    return make_error(Errc::format,
+                      "sliding window " + std::to_string(c.n_swa) + " / pattern " +
+                          std::to_string(c.swa_pattern) + " out of range",
+                      arch_key(a, "attention.sliding_window"),
+                      "window must be in [0, 2^30], pattern in [0, 2^20]");
+  }
 
   // Variants of the llama architecture we do not implement yet: refuse them
   // rather than compute something else silently.

@@ -241,6 +241,12 @@ Status write_tiny_llama(const std::string& path, const TinyModelSpec& spec) {
   w.set_u32("llama.block_count", static_cast<uint32_t>(c.n_layer));
   w.set_u32("llama.feed_forward_length", static_cast<uint32_t>(c.n_ff));
   w.set_u32("llama.attention.head_count", static_cast<uint32_t>(c.n_head));
+  if (spec.sliding_window > 0) {
+    w.set_u32("llama.attention.sliding_window", static_cast<uint32_t>(spec.sliding_window));
+  }
+  if (spec.swa_pattern >= 0) {
+    w.set_u32("llama.attention.sliding_window_pattern", static_cast<uint32_t>(spec.swa_pattern));
+  }
   w.set_u32("llama.attention.head_count_kv", static_cast<uint32_t>(c.n_head_kv));
   w.set_u32("llama.rope.dimension_count", static_cast<uint32_t>(c.n_rot));
   w.set_f32("llama.rope.freq_base", c.rope_freq_base);

@@ -24,6 +24,8 @@ struct TinyModelSpec {
   DType weight_type = DType::F32;  // matrices; norms are always F32
   uint64_t seed = 42;
   bool tied_output = false;        // no output.weight: reuse token_embd
+  int64_t sliding_window = 0;      // > 0: llama.attention.sliding_window
+  int64_t swa_pattern = -1;        // >= 0: llama.attention.sliding_window_pattern
   // GGUF to copy the tokenizer.* keys (and vocabulary) from; empty = the
   // synthetic SentencePiece-style vocabulary below.
   std::string vocab_path;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/checked.h"
 #include "core/memory.h"
@@ -75,8 +76,17 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, SessionOpti
   auto state = std::make_unique<SessionState>();
   state->model = &model;
   state->options = options;
+  // Sliding-window layers keep a ring of window + n_ubatch - 1 rows under
+  // flash attention (see kv_cache.h); the score-matrix path keeps them linear.
+  std::vector<int64_t> ring(static_cast<size_t>(c.n_layer), 0);
+  for (int64_t il = 0; il < c.n_layer; ++il) {
+    if (options.flash_attn && c.is_swa(il)) {
+      ring[static_cast<size_t>(il)] = c.n_swa + options.n_ubatch - 1;
+    }
+  }
   EF_ASSIGN_OR_RETURN(state->cache, KvCache::create(c.n_layer, options.n_ctx,
-                                                    c.n_head_kv * c.head_dim, options.kv_type));
+                                                    c.n_head_kv * c.head_dim, options.kv_type,
+                                                    !options.flash_attn, ring));
   EF_ASSIGN_OR_RETURN(state->scratch, ForwardScratch::create(c, options.n_ubatch, options.n_ctx,
                                                              options.n_threads));
   EF_TRY(ensure_logits(*state, 1));

@@ -12,6 +12,8 @@ void SessionFlags::add_to(CLI::App& app, const char* ctx_help) {
   if (ctx_help != nullptr) app.add_option("-c,--ctx", n_ctx, ctx_help);
   app.add_option("-u,--ubatch", n_ubatch, "Micro-batch size for prompt processing");
   app.add_option("--cache-type", cache_type, "KV cache element type: f16 or f32");
+  app.add_option("--flash-attn", flash_attn,
+                 "Flash attention: on (tiled online softmax, llama.cpp's default numerics) or off (default: score matrix, faster here)");
   app.add_option("--isa", isa, "Kernel ISA: scalar, avx2, avx512 (default: best available)");
 }
 
@@ -24,6 +26,10 @@ Status SessionFlags::validate_and_apply() const {
   if (cache_type != "f16" && cache_type != "f32") {
     return usage_error("unknown KV cache type '" + cache_type + "'", "--cache-type",
                        "use f16 or f32");
+  }
+  if (flash_attn != "on" && flash_attn != "off") {
+    return usage_error("unknown --flash-attn value '" + flash_attn + "'", "--flash-attn",
+                       "use on or off");
   }
   if (isa.empty()) return Status::success();
   auto parsed = kernels::parse_isa(isa);
@@ -48,6 +54,7 @@ SessionOptions SessionFlags::session_options() const {
   o.n_ubatch = n_ubatch;
   o.n_threads = n_threads;
   o.kv_type = cache_type == "f32" ? KvType::f32 : KvType::f16;
+  o.flash_attn = flash_attn == "on";
   return o;
 }
 

@@ -19,9 +19,12 @@ struct SessionFlags {
   int64_t n_ctx = 0;  // 0 = model's training context (capped by the session)
   int64_t n_ubatch = 512;
   std::string cache_type = "f16";
-  std::string isa;  // "" = automatic
+  std::string isa;         // "" = automatic
+  // off by default until the F16 accumulate loop is vectorised (it is
+  // ~10x slower at prefill); "on" reproduces llama.cpp's default numerics.
+  std::string flash_attn = "off";  // on | off (llama.cpp's -fa)
 
-  // Registers -t/--threads, -c/--ctx, -u/--ubatch, --cache-type, --isa.
+  // Registers -t/--threads, -c/--ctx, -u/--ubatch, --cache-type, --flash-attn, --isa.
   // `ctx_help` documents the default of --ctx; nullptr: no --ctx flag.
   void add_to(CLI::App& app, const char* ctx_help);
   // Range checks (usage errors), then selects the ISA.
