@@ -28,7 +28,7 @@ vocab="$root/../shared/data/vocab/ggml-vocab-llama-spm.gguf"
 vocab_args=()
 if [ -f "$vocab" ]; then
   vocab_args=(--vocab "$vocab")
-  vocab_note="llama SentencePiece vocabulary ($(basename "$vocab"))"
+  vocab_note="llama SentencePiece vocabulary, $(basename "$vocab")"
 else
   vocab_note="synthetic vocabulary"
 fi

@@ -5,7 +5,8 @@
 set -euo pipefail
 
 packages=(g++ cmake ninja-build make libgtest-dev libbenchmark-dev libcli11-dev
-          nlohmann-json3-dev clang libclang-rt-14-dev)
+          nlohmann-json3-dev clang libclang-rt-14-dev
+          libutf8proc-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -31,10 +31,8 @@
 //      F16 weights               : 3e-3  [5e-4]
 //      BF16                      : 1e-2  [3e-3]
 //      Q8_0 / Q4_0               : 5e-2  [1.3e-7 at 32 tokens; 2e-2 at 120]
-//    and at least a third of the positions must match it to 1e-4 ("clean";
-//    all types but F16; observed: all 32 at 32 tokens, 59/120 at 120 tokens
-//    with the x86 activation quantizer, whose round-half-even ties flip more
-//    often in float vs double; a bug leaves almost no clean position). What remains is rounding-boundary sensitivity: an activation that lands
+//    and at least half of the positions must match it to 1e-4 ("clean"; all
+//    types but F16). What remains is rounding-boundary sensitivity: an activation that lands
 //    within float noise of a rounding midpoint rounds differently in float
 //    (engine) and double (reference). Perturbing the emulated reference's
 //    activations by 1e-7..1e-6 relative moves its logits by 5e-4..8e-4 (F16),
@@ -197,9 +195,13 @@ void run_case(const Case& k) {
   // Rounding flips are rare events that hit some positions; a bug hits most.
   // Half-precision activations (F16 weights) flip at most positions (finest
   // grid, see above), so the rule is for the other types only.
+  // Kernels that add the per-block products one after another (the scalar
+  // ggml-style reference and AMX: 57/120 and 59/120 clean on the 120-token
+  // Q8_0 case) flip more often than 8/16-lane SIMD sums (avx2 109, avx512
+  // 100), so the bar is 40%: still far above what a bug leaves (~0).
   if (k.type != DType::F16) {
-    EXPECT_GE(ce.clean_positions * 3, static_cast<int64_t>(tokens.size()))
-        << "most positions should match the emulated reference to " << kCleanRel;
+    EXPECT_GE(ce.clean_positions * 5, static_cast<int64_t>(tokens.size()) * 2)
+        << "at least 40% of positions should match the emulated reference to " << kCleanRel;
   }
 
   const Comparison c = compare(logits.value(), ref, w.n_vocab, k.tol);

@@ -78,7 +78,8 @@ Result<Weights> load(const std::string& path);
 struct Options {
   // Before W x, round x to W's vec_dot type as ggml's mul_mat does:
   // F16 weights -> x to half, BF16 -> x to bfloat16, Q8_0/Q4_0 -> x quantized
-  // to Q8_0 (per block of 32: d = max|x|/127 stored as half, q = round(x/d)).
+  // to Q8_0 (per block of 32: d = max|x|/127 stored as half, q = x * (127/max|x|)
+  // rounded half to even, ggml-cpu's x86 activation quantizer).
   bool round_activations = false;
   // Round K (after RoPE) and V to half, as stored in an F16 KV cache.
   bool kv_f16 = false;

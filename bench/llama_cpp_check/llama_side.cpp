@@ -4,8 +4,11 @@
 //       all logits of the token list (one batch), as raw float32 rows
 //   llama_side greedy MODEL TOKENS N_GEN THREADS
 //       N_GEN greedy tokens after the prompt, printed space separated
+//   llama_side bench MODEL TOKENS N_GEN THREADS
+//       prefill of the token list, then N_GEN decode steps: tokens/s of each
 // LLBK=path/libggml-cpu-VARIANT.so picks one CPU backend variant (else the
 // best one in LLBK_DIR is loaded).
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -74,6 +77,23 @@ int main(int argc, char** argv) {
     }
     std::fclose(out);
     llama_batch_free(b);
+  } else if (mode == "bench") {
+    using clk = std::chrono::steady_clock;
+    std::vector<llama_token> prompt = toks;
+    auto t0 = clk::now();
+    if (llama_decode(ctx, llama_batch_get_one(prompt.data(), static_cast<int32_t>(prompt.size()))))
+      return 1;
+    const double t_pp = std::chrono::duration<double>(clk::now() - t0).count();
+    const int n_gen = std::atoi(argv[4]);
+    llama_token tok = 1;
+    t0 = clk::now();
+    for (int i = 0; i < n_gen; ++i) {
+      if (llama_decode(ctx, llama_batch_get_one(&tok, 1))) return 1;
+      tok = (tok * 31 + 7) % n_vocab;
+    }
+    const double t_tg = std::chrono::duration<double>(clk::now() - t0).count();
+    std::printf("llama.cpp pp%zu: %.1f tok/s   tg%d: %.1f tok/s\n", prompt.size(),
+                prompt.size() / t_pp, n_gen, n_gen / t_tg);
   } else {
     std::vector<llama_token> prompt = toks;
     if (llama_decode(ctx, llama_batch_get_one(prompt.data(), static_cast<int32_t>(prompt.size()))))

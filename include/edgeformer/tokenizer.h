@@ -17,22 +17,27 @@ class File;
 
 class Tokenizer {
  public:
-  // Reads tokenizer.ggml.{model,tokens,scores,token_type,bos_token_id,...}.
-  // Supported models: "llama" (SentencePiece-style). Other models fail with
-  // Errc::unsupported; malformed metadata with Errc::format naming the key.
+  // Reads tokenizer.ggml.{model,tokens,scores,token_type,merges,pre,bos_token_id,...}.
+  // Supported models: "llama" (SentencePiece-style) and "gpt2" (byte-level
+  // BPE with the pre-tokenizer named by tokenizer.ggml.pre). Other models and
+  // unknown pre-tokenizers fail with Errc::unsupported; malformed metadata
+  // with Errc::format naming the key.
   static Result<std::unique_ptr<Tokenizer>> from_gguf(const gguf::File& file);
   virtual ~Tokenizer() = default;
 
   // Text -> token ids, identical to llama.cpp's llama_tokenize(text,
   // add_special = add_bos, parse_special). Never fails: bytes with no token
-  // use byte fallback. add_bos prepends BOS (if the vocabulary has one); EOS
-  // is never appended here (see add_eos_default()).
+  // use byte fallback (SPM) or become U+FFFD (BPE, invalid UTF-8). add_bos
+  // prepends BOS when the vocabulary asks for it (add_bos_default(), e.g.
+  // true for llama SPM, false for GPT-2 BPE) and has one; EOS is never
+  // appended here (see add_eos_default()).
   // parse_special: also recognise CONTROL token texts like "<s>";
   // USER_DEFINED token texts are always recognised.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_bos,
                                       bool parse_special = false) const = 0;
-  // The bytes one token stands for (byte tokens <0xNN> give that byte; the
-  // whitespace marker U+2581 becomes a space). Control and unknown tokens give
+  // The bytes one token stands for (byte tokens <0xNN> give that byte; SPM's
+  // whitespace marker U+2581 becomes a space; BPE texts are GPT-2
+  // byte-decoded). Control and unknown tokens give
   // "" unless `special`, then their text. Invalid ids give "".
   std::string token_to_piece(int32_t id) const { return token_to_piece(id, false); }
   virtual std::string token_to_piece(int32_t id, bool special) const = 0;

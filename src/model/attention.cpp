@@ -11,7 +11,6 @@
 
 #include <cmath>
 
-#include "core/fp16.h"
 #include "core/thread_pool.h"
 #include "edgeformer/model.h"
 #include "kernels/kernels.h"
@@ -29,8 +28,18 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
   const int64_t group = c.n_head / c.n_head_kv;  // query heads per KV head
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const bool f16 = cache.type() == KvType::f16;
-  const kernels::VecDotFn dot = f16 ? table.f16.vec_dot : table.f32.vec_dot;
+  const kernels::TypeKernels& tk = f16 ? table.f16 : table.f32;
+  const kernels::VecDotFn dot = tk.vec_dot;
+  // float -> F16 rounding to nearest even (what ggml's conversion does),
+  // vectorised by the kernels.
+  const kernels::FromFloatFn to_f16 = table.f16.from_float;
   const size_t eb = cache.elem_bytes();
+  // The dots run as one gemm call per (token, head) over all positions (or
+  // dims): the kernels guarantee gemm elements are bit-identical to vec_dot
+  // (the 1x1 tile), so this only removes per-dot call overhead.
+  const auto rows_of = [&](const void* first, const void* second) {
+    return static_cast<size_t>(static_cast<const char*>(second) - static_cast<const char*>(first));
+  };
 
   pool.run(n * c.n_head, [&](int64_t task, int thread) {
     const int64_t t = task / c.n_head;  // token within the micro-batch
@@ -51,23 +60,35 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
     // scores[p] = (k_p . q) * scale   for p in [0, n_kv)
     const void* qv = qh;
     if (f16) {
-      for (int64_t i = 0; i < hd; ++i) q16[i] = fp32_to_fp16(qh[i]);
+      to_f16(qh, q16, hd);
       qv = q16;
     }
-    for (int64_t p = 0; p < n_kv; ++p) {
-      const char* k = static_cast<const char*>(cache.k_row(il, p)) + kvh * hd * eb;
-      scores[p] = dot(hd, k, qv) * scale;
+    const char* k0 = static_cast<const char*>(cache.k_row(il, 0)) + kvh * hd * eb;
+    if (tk.gemm != nullptr && n_kv > 1) {
+      const size_t k_stride = rows_of(cache.k_row(il, 0), cache.k_row(il, 1));
+      tk.gemm(hd, k0, k_stride, 0, n_kv, qv, 0, 1, scores, n_kv);
+      for (int64_t p = 0; p < n_kv; ++p) scores[p] *= scale;
+    } else {
+      for (int64_t p = 0; p < n_kv; ++p) {
+        const char* k = static_cast<const char*>(cache.k_row(il, p)) + kvh * hd * eb;
+        scores[p] = dot(hd, k, qv) * scale;
+      }
     }
     ops::softmax(scores, n_kv);
 
     // out[d] = sum_p probs[p] * v_p[d]  as one dot over positions per dim.
     const void* pv = scores;
     if (f16) {
-      for (int64_t p = 0; p < n_kv; ++p) probs16[p] = fp32_to_fp16(scores[p]);
+      to_f16(scores, probs16, n_kv);
       pv = probs16;
     }
-    for (int64_t d = 0; d < hd; ++d) {
-      oh[d] = dot(n_kv, cache.v_row(il, kvh * hd + d), pv);
+    if (tk.gemm != nullptr && hd > 1) {
+      const size_t v_stride = rows_of(cache.v_row(il, 0), cache.v_row(il, 1));
+      tk.gemm(n_kv, cache.v_row(il, kvh * hd), v_stride, 0, hd, pv, 0, 1, oh, hd);
+    } else {
+      for (int64_t d = 0; d < hd; ++d) {
+        oh[d] = dot(n_kv, cache.v_row(il, kvh * hd + d), pv);
+      }
     }
   });
 }

@@ -132,6 +132,35 @@ Result<ModelConfig> ModelConfig::from_gguf(const gguf::File& file) {
   }
   EF_ASSIGN_OR_RETURN(c.n_rot, file.get_int_or(arch_key(a, "rope.dimension_count"), c.head_dim));
 
+  // Variants of the llama architecture we do not implement yet: refuse them
+  // rather than compute something else silently.
+  EF_ASSIGN_OR_RETURN(int64_t n_expert, file.get_int_or(arch_key(a, "expert_count"), 0));
+  if (n_expert > 0) {
+    return make_error(Errc::unsupported,
+                      "mixture-of-experts llama models (" + std::to_string(n_expert) +
+                          " experts) are not supported",
+                      arch_key(a, "expert_count"));
+  }
+  if (file.has(arch_key(a, "rope.scaling.type"))) {
+    EF_ASSIGN_OR_RETURN(std::string scaling, file.get_string(arch_key(a, "rope.scaling.type")));
+    if (scaling != "none") {
+      return make_error(Errc::unsupported, "RoPE scaling '" + scaling + "' is not supported",
+                        arch_key(a, "rope.scaling.type"));
+    }
+  }
+  EF_ASSIGN_OR_RETURN(float rope_factor, file.get_f32_or(arch_key(a, "rope.scaling.factor"), 1.0f));
+  if (rope_factor != 0.0f && rope_factor != 1.0f) {
+    return make_error(Errc::unsupported,
+                      "RoPE scaling factor " + std::to_string(rope_factor) + " is not supported",
+                      arch_key(a, "rope.scaling.factor"));
+  }
+  if (file.find_tensor("rope_freqs.weight") != nullptr) {
+    return make_error(Errc::unsupported,
+                      "per-dimension RoPE frequency factors (rope_freqs.weight, Llama 3.1 style) "
+                      "are not supported",
+                      file.path());
+  }
+
   // The vocabulary size is the embedding matrix's row count.
   const gguf::TensorInfo* embd = file.find_tensor("token_embd.weight");
   if (embd == nullptr) {

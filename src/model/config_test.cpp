@@ -216,6 +216,47 @@ TEST(ModelConfigTest, FromGgufErrors) {
   }
   {
     FileBuilder b;
+    b.w.set_u32("llama.expert_count", 8);
+    b.add_embd(b.n_vocab);
+    auto c = b.parse();
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().code, Errc::unsupported);
+    EXPECT_NE(c.error().message().find("llama.expert_count"), std::string::npos);
+  }
+  {
+    FileBuilder b;
+    b.w.set_string("llama.rope.scaling.type", "linear");
+    b.add_embd(b.n_vocab);
+    auto c = b.parse();
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.error().message().find("llama.rope.scaling.type"), std::string::npos);
+  }
+  {
+    FileBuilder b;
+    b.w.set_f32("llama.rope.scaling.factor", 4.0f);
+    b.add_embd(b.n_vocab);
+    auto c = b.parse();
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.error().message().find("llama.rope.scaling.factor"), std::string::npos);
+  }
+  {
+    FileBuilder b;  // explicit "none" and factor 1 are plain RoPE
+    b.w.set_string("llama.rope.scaling.type", "none");
+    b.w.set_f32("llama.rope.scaling.factor", 1.0f);
+    b.add_embd(b.n_vocab);
+    EXPECT_TRUE(b.parse().ok());
+  }
+  {
+    FileBuilder b;
+    b.add_embd(b.n_vocab);
+    std::vector<uint8_t> ff(8 * 4);
+    ASSERT_TRUE(b.w.add_tensor("rope_freqs.weight", DType::F32, {8}, ff).ok());
+    auto c = b.parse();
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.error().message().find("rope_freqs.weight"), std::string::npos);
+  }
+  {
+    FileBuilder b;
     b.w.set_string("llama.block_count", "two");  // wrong type
     b.add_embd(b.n_vocab);
     auto c = b.parse();

@@ -34,21 +34,6 @@ Result<KvCache> KvCache::create(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, 
   return c;
 }
 
-char* KvCache::k_base(int64_t il) const {
-  return k_.as<char>() + static_cast<size_t>(il * n_ctx_ * kv_dim_) * elem_bytes();
-}
-char* KvCache::v_base(int64_t il) const {
-  return v_.as<char>() + static_cast<size_t>(il * n_ctx_ * kv_dim_) * elem_bytes();
-}
-
-const void* KvCache::k_row(int64_t il, int64_t pos) const {
-  return k_base(il) + static_cast<size_t>(pos * kv_dim_) * elem_bytes();
-}
-
-const void* KvCache::v_row(int64_t il, int64_t d) const {
-  return v_base(il) + static_cast<size_t>(d * n_ctx_) * elem_bytes();
-}
-
 void KvCache::store(int64_t il, int64_t pos, const float* k, const float* v) {
   char* kd = k_base(il) + static_cast<size_t>(pos * kv_dim_) * elem_bytes();
   char* vd = v_base(il);

@@ -33,11 +33,16 @@ class KvCache {
   size_t elem_bytes() const { return type_ == KvType::f16 ? 2 : 4; }
   uint64_t bytes() const { return k_.size_bytes() + v_.size_bytes(); }
 
-  // Key of position `pos` in layer `il`: kv_dim elements.
-  const void* k_row(int64_t il, int64_t pos) const;
+  // Key of position `pos` in layer `il`: kv_dim elements. (Inline: the
+  // attention inner loop calls it once per position.)
+  const void* k_row(int64_t il, int64_t pos) const {
+    return k_base(il) + static_cast<size_t>(pos * kv_dim_) * elem_bytes();
+  }
   // Dimension `d` of the values of every position in layer `il`: n_ctx
   // elements, of which [0, n_past) are valid.
-  const void* v_row(int64_t il, int64_t d) const;
+  const void* v_row(int64_t il, int64_t d) const {
+    return v_base(il) + static_cast<size_t>(d * n_ctx_) * elem_bytes();
+  }
 
   // Writes k and v (kv_dim floats each) for position `pos` of layer `il`.
   void store(int64_t il, int64_t pos, const float* k, const float* v);
@@ -47,8 +52,12 @@ class KvCache {
   void clear();
 
  private:
-  char* k_base(int64_t il) const;
-  char* v_base(int64_t il) const;
+  char* k_base(int64_t il) const {
+    return k_.as<char>() + static_cast<size_t>(il * n_ctx_ * kv_dim_) * elem_bytes();
+  }
+  char* v_base(int64_t il) const {
+    return v_.as<char>() + static_cast<size_t>(il * n_ctx_ * kv_dim_) * elem_bytes();
+  }
 
   KvType type_ = KvType::f16;
   int64_t n_layer_ = 0;

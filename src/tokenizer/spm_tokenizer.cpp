@@ -27,7 +27,7 @@ std::vector<int32_t> SpmTokenizer::encode(std::string_view text, bool add_bos,
                                           bool parse_special) const {
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 2);
-  if (add_bos && vocab_.bos >= 0) out.push_back(vocab_.bos);
+  if (add_bos && vocab_.add_bos && vocab_.bos >= 0) out.push_back(vocab_.bos);
 
   // The first raw fragment, and every raw fragment that follows a special
   // token, gets a leading space when add_space_prefix is set (llama.cpp).

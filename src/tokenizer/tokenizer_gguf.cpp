@@ -1,10 +1,10 @@
 // Tokenizer::from_gguf: reads tokenizer.ggml.* into a VocabSpec. All
-// validation beyond value types lives in build_spm_vocab (vocab.cpp).
+// validation beyond value types lives in build_vocab (vocab.cpp).
 #include <string>
 
 #include "edgeformer/tokenizer.h"
 #include "io/gguf.h"
-#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/vocab.h"
 
 namespace ef {
@@ -58,9 +58,22 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const gguf::File& file) 
                       "use a GGUF that includes its vocabulary (tokenizer.ggml.*)");
   }
   EF_ASSIGN_OR_RETURN(spec.model, keyed(file.get_string(kModelKey), kModelKey));
-  if (spec.model != "llama") {
-    return make_error(Errc::unsupported, "tokenizer model '" + spec.model + "' not supported yet",
-                      kModelKey, "only SentencePiece-style 'llama' vocabularies are supported");
+  if (spec.model != "llama" && spec.model != "gpt2") {
+    return make_error(Errc::unsupported, "tokenizer model '" + spec.model + "' not supported",
+                      kModelKey,
+                      "supported: 'llama' (SentencePiece-style) and 'gpt2' (byte-level BPE)");
+  }
+  if (spec.model == "gpt2") {
+    constexpr const char* kMergesKey = "tokenizer.ggml.merges";
+    if (!file.has(kMergesKey))
+      return make_error(Errc::format, "missing merges", kMergesKey,
+                        "a byte-level BPE (gpt2) vocabulary needs its merges");
+    EF_ASSIGN_OR_RETURN(std::vector<std::string_view> merges,
+                        keyed(file.get_string_array(kMergesKey), kMergesKey));
+    spec.merges.assign(merges.begin(), merges.end());
+    if (constexpr const char* key = "tokenizer.ggml.pre"; file.has(key)) {
+      EF_ASSIGN_OR_RETURN(spec.pre, keyed(file.get_string(key), key));
+    }
   }
 
   constexpr const char* kTokensKey = "tokenizer.ggml.tokens";
@@ -103,7 +116,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const gguf::File& file) 
   if (file.has("general.name")) {
     if (auto name = file.get_string("general.name"); name.ok()) spec.name = std::move(name).value();
   }
-  return tok::make_spm_tokenizer(std::move(spec));
+  return tok::make_tokenizer(std::move(spec));
 }
 
 }  // namespace ef

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "tokenizer/unicode_class.h"
+
 namespace ef::tok {
 namespace {
 
@@ -203,19 +205,26 @@ Status load_tokens(const VocabSpec& spec, Vocab& v) {
 
 Status resolve_specials(const VocabSpec& spec, Vocab& v) {
   const int32_t n = v.size();
-  EF_ASSIGN_OR_RETURN(v.bos, resolve_id(spec.bos_id, 1, n, "tokenizer.ggml.bos_token_id", true));
-  EF_ASSIGN_OR_RETURN(v.eos, resolve_id(spec.eos_id, 2, n, "tokenizer.ggml.eos_token_id", true));
-  EF_ASSIGN_OR_RETURN(v.unk,
-                      resolve_id(spec.unk_id, 0, n, "tokenizer.ggml.unknown_token_id", true));
+  // llama.cpp's defaults when the ids are absent: SPM <unk>=0 <s>=1 </s>=2;
+  // BPE ("gpt2") 11 for both BOS and EOS and no unknown token.
+  const bool bpe = v.kind == VocabKind::bpe;
+  EF_ASSIGN_OR_RETURN(v.bos, resolve_id(spec.bos_id, bpe ? 11 : 1, n,
+                                        "tokenizer.ggml.bos_token_id", true));
+  EF_ASSIGN_OR_RETURN(v.eos, resolve_id(spec.eos_id, bpe ? 11 : 2, n,
+                                        "tokenizer.ggml.eos_token_id", true));
+  EF_ASSIGN_OR_RETURN(v.unk, resolve_id(spec.unk_id, bpe ? -1 : 0, n,
+                                        "tokenizer.ggml.unknown_token_id", true));
   EF_ASSIGN_OR_RETURN(v.eot, resolve_id(spec.eot_id, -1, n, "tokenizer.ggml.eot_token_id", true));
   EF_ASSIGN_OR_RETURN(v.eom, resolve_id(spec.eom_id, -1, n, "tokenizer.ggml.eom_token_id", true));
   // Padding is never used for encoding; like llama.cpp, a bad id is ignored.
   EF_ASSIGN_OR_RETURN(v.pad,
                       resolve_id(spec.pad_id, -1, n, "tokenizer.ggml.padding_token_id", false));
 
-  v.add_bos = spec.add_bos.value_or(true);
+  v.add_bos = spec.add_bos.value_or(bpe ? v.pre.add_bos : true);
   v.add_eos = spec.add_eos.value_or(false);
-  v.add_space_prefix = spec.add_space_prefix.value_or(true);
+  // BPE encoding never adds a space prefix (llama.cpp only reads the key for
+  // SPM), so decoding must not strip one either.
+  v.add_space_prefix = bpe ? false : spec.add_space_prefix.value_or(true);
   if (v.add_bos && v.bos < 0)
     return format_error("is true but there is no BOS token", "tokenizer.ggml.add_bos_token",
                         "set tokenizer.ggml.bos_token_id or add_bos_token = false");
@@ -234,6 +243,11 @@ Status build_byte_table(Vocab& v) {
   }
   static const char* hex = "0123456789ABCDEF";
   for (int b = 0; b < 256; ++b) {
+    if (v.kind == VocabKind::bpe) {
+      const char raw = static_cast<char>(b);
+      v.byte_token[b] = v.find(std::string_view(&raw, 1));
+      continue;
+    }
     const char name[6] = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>'};
     int32_t id = v.find(std::string_view(name, 6));
     if (id < 0) {
@@ -260,9 +274,63 @@ bool words_are_independent(const Vocab& v) {
   return true;
 }
 
+// What a normal BPE token stands for: each codepoint of its text maps back
+// to one byte (GPT-2 byte encoding). llama.cpp renders codepoints outside the
+// mapping as "[UNK_BYTE_0x<utf8 hex><text>]"; so do we.
+std::string decode_bpe_text(const std::string& text) {
+  static const char* hex = "0123456789abcdef";
+  CpText t;
+  decode_lenient(text, t);
+  std::string out;
+  for (size_t i = 0; i < t.cps.size(); ++i) {
+    const int b = unicode_to_byte(t.cps[i]);
+    if (b >= 0) {
+      out += static_cast<char>(b);
+      continue;
+    }
+    out += "[UNK_BYTE_0x";
+    for (uint32_t k = t.offs[i]; k < t.offs[i + 1]; ++k) {
+      const auto c = static_cast<uint8_t>(t.utf8[k]);
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+    out += text + "]";
+  }
+  return out;
+}
+
+Status load_merges(const VocabSpec& spec, Vocab& v) {
+  for (size_t i = 0; i < spec.merges.size(); ++i) {
+    const std::string& m = spec.merges[i];
+    // llama.cpp splits at the first space after the first byte, so a merge
+    // may start with a space ("  x" = " " + " x" is impossible, but " x y"
+    // splits as " x" + "y").
+    const size_t pos = m.find(' ', 1);
+    if (pos == std::string::npos) continue;  // can never apply (empty half)
+    const std::string_view left = std::string_view(m).substr(0, pos);
+    const std::string_view right = std::string_view(m).substr(pos + 1);
+    if (right.empty()) continue;
+    v.merges.add(static_cast<int32_t>(i), v.find(left), v.find(right), left, right);
+  }
+  return Status::success();
+}
+
 void build_pieces(Vocab& v) {
   static constexpr std::string_view kSpaceMarker = "\xE2\x96\x81";
   v.piece.resize(v.text.size());
+  if (v.kind == VocabKind::bpe) {
+    for (int32_t id = 0; id < v.size(); ++id) {
+      const uint32_t a = v.attr[id];
+      if (a & (kAttrUnknown | kAttrControl | kAttrUserDefined)) {
+        v.piece[id] = v.text[id];
+      } else if (a & kAttrNormal) {
+        v.piece[id] = decode_bpe_text(v.text[id]);
+      } else if (a & kAttrByte) {
+        v.piece[id] = std::string(1, static_cast<char>(parse_byte_token(v.text[id])));
+      }
+    }
+    return;
+  }
   for (int32_t id = 0; id < v.size(); ++id) {
     const uint32_t a = v.attr[id];
     const std::string& t = v.text[id];
@@ -289,11 +357,33 @@ void build_pieces(Vocab& v) {
 
 Result<Vocab> build_spm_vocab(VocabSpec spec) {
   if (spec.model != "llama") {
-    return make_error(Errc::unsupported, "tokenizer model '" + spec.model + "' not supported yet",
-                      "tokenizer.ggml.model",
-                      "only SentencePiece-style 'llama' vocabularies are supported");
+    return make_error(Errc::unsupported, "tokenizer model '" + spec.model + "' is not 'llama'",
+                      "tokenizer.ggml.model", "expected a SentencePiece-style vocabulary");
   }
+  return build_vocab(std::move(spec));
+}
+
+Result<Vocab> build_vocab(VocabSpec spec) {
   Vocab v;
+  if (spec.model == "gpt2") {
+    v.kind = VocabKind::bpe;
+    const std::string pre = spec.pre.value_or("");
+    const std::optional<PreInfo> info = pre_info_from_name(pre);
+    if (!info) {
+      return make_error(Errc::unsupported, "unknown pre-tokenizer type '" + pre + "'",
+                        "tokenizer.ggml.pre",
+                        "supported: default, gpt-2, llama3/llama-bpe, qwen2, deepseek-llm, "
+                        "deepseek-coder, falcon, starcoder/refact/smollm, mpt and their aliases");
+    }
+    v.pre = *info;
+    if (spec.merges.empty())
+      return format_error("is missing or empty", "tokenizer.ggml.merges",
+                          "a byte-level BPE (gpt2) vocabulary needs its merges");
+  } else if (spec.model != "llama") {
+    return make_error(Errc::unsupported, "tokenizer model '" + spec.model + "' not supported",
+                      "tokenizer.ggml.model",
+                      "supported: 'llama' (SentencePiece-style) and 'gpt2' (byte-level BPE)");
+  }
   EF_TRY(load_tokens(spec, v));
   EF_TRY(resolve_specials(spec, v));
   EF_TRY(build_byte_table(v));
@@ -340,8 +430,9 @@ Result<Vocab> build_spm_vocab(VocabSpec spec) {
       if (int32_t id = v.find(t); id >= 0) v.attr[id] &= ~kAttrRstrip;
   }
 
+  if (v.kind == VocabKind::bpe) EF_TRY(load_merges(spec, v));
   build_pieces(v);
-  v.words_are_independent = words_are_independent(v);
+  v.words_are_independent = v.kind == VocabKind::spm && words_are_independent(v);
   return v;
 }
 

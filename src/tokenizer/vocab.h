@@ -1,7 +1,8 @@
-// The vocabulary behind the SentencePiece-style ("llama") tokenizer.
+// The vocabulary behind both tokenizers: SentencePiece-style ("llama") and
+// byte-level BPE ("gpt2").
 //
 // VocabSpec is the raw metadata exactly as a GGUF file states it
-// (tokenizer.ggml.*); build_spm_vocab validates it and derives everything the
+// (tokenizer.ggml.*); build_vocab validates it and derives everything the
 // tokenizer needs (per-token attributes, text -> id map, byte fallback table,
 // special-token list, end-of-generation set), applying llama.cpp's defaults
 // and fix-ups so that encoding is token-for-token identical to llama.cpp.
@@ -16,6 +17,8 @@
 #include <vector>
 
 #include "edgeformer/error.h"
+#include "tokenizer/bpe_merges.h"
+#include "tokenizer/pretokenize.h"
 #include "tokenizer/token_index.h"
 
 namespace ef::tok {
@@ -56,7 +59,13 @@ struct VocabSpec {
   // tokenizer.ggml.fim_{pre,suf,mid,pad,rep,sep}_token_id (FIM markers).
   std::array<std::optional<int64_t>, 6> fim_ids;
   std::optional<bool> add_bos, add_eos, add_space_prefix;
+  // Byte-level BPE only: tokenizer.ggml.merges ("left right", rank = index)
+  // and tokenizer.ggml.pre (nullopt when absent: llama.cpp's "default").
+  std::vector<std::string> merges;
+  std::optional<std::string> pre;
 };
+
+enum class VocabKind { spm, bpe };
 
 class Vocab {
  public:
@@ -67,12 +76,15 @@ class Vocab {
   Vocab(const Vocab&) = delete;
   Vocab& operator=(const Vocab&) = delete;
 
+  VocabKind kind = VocabKind::spm;
+
   int32_t size() const { return static_cast<int32_t>(text.size()); }
   bool valid(int32_t id) const { return id >= 0 && id < size(); }
   // Exact text -> id, or -1.
   int32_t find(std::string_view s) const { return s.size() > max_token_len ? -1 : index.find(s); }
 
-  std::vector<std::string> text;   // [n] vocabulary entries (U+2581 marks a space)
+  std::vector<std::string> text;   // [n] vocabulary entries (SPM: U+2581 marks a space;
+                                   //      BPE: bytes in GPT-2 byte encoding)
   std::vector<float> score;        // [n] merge priority, higher merges first
   std::vector<uint32_t> attr;      // [n] TokenAttr bits
   std::vector<std::string> piece;  // [n] bytes each token stands for (special tokens verbatim)
@@ -82,7 +94,10 @@ class Vocab {
   int32_t bos = -1, eos = -1, unk = -1, pad = -1, eot = -1, eom = -1;
   bool add_bos = true, add_eos = false, add_space_prefix = true;
 
-  // byte_token[b]: token for raw byte b ("<0xXX>", else the 1-byte text), -1 if none.
+  // byte_token[b]: token for raw byte b, -1 if none. SPM: "<0xXX>", else
+  // the 1-byte text. BPE: the 1-byte text, which is what llama.cpp falls
+  // back to for a symbol that is not a token (rarely present: BPE token
+  // texts are byte-encoded).
   std::array<int32_t, 256> byte_token{};
   // CONTROL / USER_DEFINED / UNKNOWN tokens, longest text first (ties: lower id first).
   std::vector<int32_t> special_tokens;
@@ -93,10 +108,17 @@ class Vocab {
   // start of a word ("x|\u2581y"), and SPM may encode words independently
   // with the same result (see spm.cpp).
   bool words_are_independent = false;
+
+  // Byte-level BPE only.
+  PreInfo pre{PreType::kDefault, false, false};
+  BpeMerges merges;
 };
 
 // Validates `spec` and builds the vocabulary. Errors are Errc::format naming
-// the offending tokenizer.ggml.* key, or Errc::unsupported for other models.
+// the offending tokenizer.ggml.* key, or Errc::unsupported for other models
+// and unknown pre-tokenizers.
+Result<Vocab> build_vocab(VocabSpec spec);
+// Same, but only accepts SentencePiece-style ("llama") vocabularies.
 Result<Vocab> build_spm_vocab(VocabSpec spec);
 
 }  // namespace ef::tok

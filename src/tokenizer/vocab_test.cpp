@@ -21,7 +21,7 @@ VocabSpec small_spec() {
 
 void expect_error(VocabSpec spec, Errc code, const std::string& where,
                   const std::string& what_part) {
-  auto r = build_spm_vocab(std::move(spec));
+  auto r = build_vocab(std::move(spec));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, code) << r.error().message();
   EXPECT_EQ(r.error().where, where) << r.error().message();
@@ -132,9 +132,18 @@ TEST(TokVocab, RejectsBadMetadata) {
   expect_error(s, Errc::format, "tokenizer.ggml.add_eos_token", "no EOS");
 
   s = small_spec();
+  s.model = "bert";
+  expect_error(s, Errc::unsupported, "tokenizer.ggml.model", "tokenizer model 'bert'");
+
+  s = small_spec();
+  s.model = "gpt2";  // byte-level BPE needs merges
+  expect_error(s, Errc::format, "tokenizer.ggml.merges", "missing");
+
+  s = small_spec();
   s.model = "gpt2";
-  expect_error(s, Errc::unsupported, "tokenizer.ggml.model",
-               "tokenizer model 'gpt2' not supported yet");
+  s.merges = {"a b"};
+  s.pre = "no-such-pre";
+  expect_error(s, Errc::unsupported, "tokenizer.ggml.pre", "no-such-pre");
 }
 
 TEST(TokVocab, BadPaddingIdIsIgnored) {

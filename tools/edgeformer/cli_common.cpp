@@ -79,7 +79,9 @@ void Progress::update(int64_t done) {
   last_done_ = done;
   const auto now = std::chrono::steady_clock::now();
   const double since_draw = std::chrono::duration<double>(now - last_draw_).count();
-  // A TTY redraws cheaply; a log file gets at most one line per second.
+  // A TTY redraws cheaply; a log file gets at most one line per second, and
+  // its last line comes from finish().
+  if (!tty_ && done >= total_) return;
   if (since_draw < (tty_ ? 0.1 : 1.0) && done < total_) return;
   last_draw_ = now;
   draw(done, false);

@@ -149,11 +149,14 @@ Status run_perplexity(const PerplexityOptions& o) {
   nll /= static_cast<double>(count);
   const double ppl = std::exp(nll);
   nll2 -= nll * nll;
-  if (!(nll2 > 0)) {
-    return make_error(Errc::internal, "unexpected negative variance of log(prob)",
-                      "PPL = " + strprintf("%.4lf", ppl));
+  if (nll2 > 0) {
+    nll2 = std::sqrt(nll2 / static_cast<double>(count - 1));
+  } else {
+    // Every token scored the same (e.g. constant logits): no spread to
+    // report. llama.cpp prints only an error here; we keep the estimate.
+    std::fprintf(stderr, "perplexity: note: log(prob) has no variance; uncertainty is 0\n");
+    nll2 = 0.0;
   }
-  nll2 = std::sqrt(nll2 / static_cast<double>(count - 1));
   std::printf("Final estimate: PPL = %.4lf +/- %.5lf\n", ppl, nll2 * ppl);
   return Status::success();
 }

@@ -3,8 +3,8 @@
 //   default   one line per token: `<id> -> '<piece>'`
 //   --ids     the ids as a list: [1, 15043, 3186]
 //   --pieces  one piece per line, quoted
-// Only the tokenizer is loaded (not the weights). SentencePiece-style
-// ("llama") vocabularies only for now; byte-level BPE is a later issue.
+// Only the tokenizer is loaded (not the weights): SentencePiece-style
+// ("llama") or byte-level BPE ("gpt2") vocabularies.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
@@ -67,7 +67,7 @@ void add_tokenize_command(CLI::App& app, CommandList& commands) {
   sub->add_flag("--ids", o->ids, "Print only the ids, as a list");
   sub->add_flag("--pieces", o->pieces, "Print only the pieces");
   sub->add_flag("--no-bos", o->no_bos, "Do not add the BOS token");
-  sub->add_flag("--parse-special", o->parse_special, "Recognise special-token texts like <s>");
+  sub->add_flag("--parse-special,--special", o->parse_special, "Recognise special-token texts like <s>");
   commands.push_back({sub, [o]() { return run_tokenize(*o); }});
 }
 

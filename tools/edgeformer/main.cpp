@@ -13,6 +13,7 @@
 
 #include "cli_common.h"
 #include "cmd_train.h"
+#include "cmd_tokenizer.h"
 
 namespace {
 
@@ -44,6 +45,8 @@ int run(int argc, char** argv) {
   ef::cli::add_init_model_command(app, commands);
   ef::cli::add_tokenize_command(app, commands);
   for (auto& c : ef::cli::add_train_commands(app)) commands.push_back({c.first, c.second});
+  ef::cli::add_detokenize_command(app, commands);
+  ef::cli::add_tokenizer_command(app, commands);
 
   // CLI11 reports a mistyped command as "A subcommand is required"; name it.
   if (argc >= 2 && argv[1][0] != '-') {

@@ -25,6 +25,8 @@
 namespace ef::kernels::x86::amx {
 namespace {
 
+constexpr int64_t kPrefetchTiles = 2;  // 16-row tiles ahead (~10-20 KB)
+
 inline __m512i load_pair(const void* q0, const void* q1, bool two) {
   const __m512i lo = _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q0)));
   return two ? _mm512_inserti64x4(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q1)), 1)
@@ -82,8 +84,16 @@ void decode(int64_t k, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, con
     const __mmask16 valid = static_cast<__mmask16>((1u << nr) - 1u);
     const uint8_t* wt = w + rr * wrb;
     __m512 acc = _mm512_setzero_ps();
+    // The 16 rows are one contiguous region; the hardware prefetcher does not
+    // follow 16 short interleaved row streams well, so stream the tile
+    // kPrefetchTiles ahead ourselves, a slice per block pair.
+    const uint8_t* pf = wt + kPrefetchTiles * 16 * wrb;
+    const uint8_t* pf_end = std::min(w + r1 * wrb, pf + 16 * wrb);
+    const int64_t pf_step = (16 * static_cast<int64_t>(wrb) + (nb + 1) / 2 - 1) / ((nb + 1) / 2);
     for (int64_t b = 0; b < nb; b += 2) {
       const bool two = b + 1 < nb;
+      for (const uint8_t* p = pf; p < pf + pf_step && p < pf_end; p += 64) _mm_prefetch(p, _MM_HINT_T0);
+      pf += pf_step;
       const __m512i xv = load_pair(xq[b].qs, two ? xq[b + 1].qs : nullptr, two);
       __m512i p[16];
       if constexpr (Q4) {
