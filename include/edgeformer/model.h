@@ -14,6 +14,7 @@ class File;
 class Tokenizer;
 struct ModelConfig;
 struct LlamaWeights;
+struct Deepseek2Weights;
 
 // Hyper-parameters of a llama-architecture model, read from GGUF keys
 // `llama.*`. validate() runs range and cross-field checks before anything is
@@ -44,6 +45,16 @@ struct ModelConfig {
     return n_swa > 0 && (swa_pattern == 0 || il % swa_pattern < swa_pattern - 1);
   }
 
+  // deepseek2 (Multi-head Latent Attention) only; zero/false for llama. For
+  // deepseek2, head_dim is the query/key head size (nope + rope dims, i.e.
+  // key_length_mla) and n_rot the decoupled RoPE dims (see
+  // src/model/deepseek2_config.h).
+  int64_t q_lora_rank = 0;         // deepseek2.attention.q_lora_rank (0: plain attn_q)
+  int64_t kv_lora_rank = 0;        // deepseek2.attention.kv_lora_rank (latent width)
+  int64_t head_dim_v = 0;          // value head size (value_length_mla)
+  int64_t n_layer_dense_lead = 0;  // deepseek2.leading_dense_block_count
+  bool mla_legacy_kv_b = false;    // file has attn_kv_b (split at load) instead of attn_k_b/v_b
+
   Status validate() const;
   static Result<ModelConfig> from_gguf(const gguf::File& file);
 };
@@ -57,7 +68,9 @@ class Model {
   const ModelConfig& config() const { return config_; }
   const gguf::File& file() const { return *file_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
-  const LlamaWeights& weights() const { return *weights_; }
+  const LlamaWeights& weights() const { return *weights_; }  // llama only
+  // deepseek2 only (nullptr for llama); see src/model/deepseek2_weights.h.
+  const Deepseek2Weights* deepseek2_weights() const { return deepseek2_.get(); }
   uint64_t weight_bytes() const;   // bytes of all tensors
   uint64_t n_params() const;       // elements of all tensors
   std::string type_summary() const;  // e.g. "Q8_0" (the dominant weight type)
@@ -68,6 +81,7 @@ class Model {
   std::unique_ptr<gguf::File> file_;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<LlamaWeights> weights_;
+  std::unique_ptr<Deepseek2Weights> deepseek2_;
 };
 
 }  // namespace ef

@@ -8,6 +8,7 @@
 
 #include "edgeformer/model.h"
 #include "io/gguf.h"
+#include "model/deepseek2_config.h"
 
 namespace ef {
 namespace {
@@ -36,9 +37,10 @@ std::string arch_key(const std::string& arch, const char* suffix) { return arch 
 }  // namespace
 
 Status ModelConfig::validate() const {
+  if (architecture == "deepseek2") return validate_deepseek2_config(*this);
   if (architecture != "llama") {
     return make_error(Errc::unsupported, "architecture '" + architecture + "' is not supported",
-                      "general.architecture", "only 'llama' models are supported");
+                      "general.architecture", "only 'llama' and 'deepseek2' models are supported");
   }
   EF_TRY(check_range("tokenizer.ggml.tokens (n_vocab)", n_vocab, kMaxVocab));
   EF_TRY(check_range("llama.context_length", n_ctx_train, kMaxCtx));
@@ -93,11 +95,12 @@ Status ModelConfig::validate() const {
 Result<ModelConfig> ModelConfig::from_gguf(const gguf::File& file) {
   ModelConfig c;
   EF_ASSIGN_OR_RETURN(c.architecture, file.get_string("general.architecture"));
+  if (c.architecture == "deepseek2") return deepseek2_config_from_gguf(file);
   if (c.architecture != "llama") {
     return make_error(Errc::unsupported,
                       "architecture '" + c.architecture + "' is not supported",
                       "general.architecture in " + file.path(),
-                      "only 'llama' models (Llama, SmolLM, TinyLlama, ...) are supported");
+                      "only 'llama' (Llama, SmolLM, TinyLlama, ...) and 'deepseek2' (MLA) models are supported");
   }
   const std::string& a = c.architecture;
   EF_ASSIGN_OR_RETURN(c.n_ctx_train, file.get_int(arch_key(a, "context_length")));

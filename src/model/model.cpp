@@ -8,6 +8,7 @@
 
 #include "edgeformer/tokenizer.h"
 #include "io/gguf.h"
+#include "model/deepseek2_weights.h"
 #include "model/llama_weights.h"
 
 namespace ef {
@@ -25,13 +26,18 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
                           " rows",
                       path, "the vocabulary and the model do not belong together");
   }
-  EF_ASSIGN_OR_RETURN(LlamaWeights weights, LlamaWeights::bind(*file, config));
-
   std::unique_ptr<Model> model(new Model());
+  // One weight set per architecture (config.architecture is validated).
+  if (config.architecture == "deepseek2") {
+    EF_ASSIGN_OR_RETURN(Deepseek2Weights weights, Deepseek2Weights::bind(*file, config));
+    model->deepseek2_ = std::make_unique<Deepseek2Weights>(std::move(weights));
+  } else {
+    EF_ASSIGN_OR_RETURN(LlamaWeights weights, LlamaWeights::bind(*file, config));
+    model->weights_ = std::make_unique<LlamaWeights>(std::move(weights));
+  }
   model->config_ = config;
   model->file_ = std::move(file);
   model->tokenizer_ = std::move(tokenizer);
-  model->weights_ = std::make_unique<LlamaWeights>(std::move(weights));
   return model;
 }
 

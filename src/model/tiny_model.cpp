@@ -66,32 +66,6 @@ class VocabBuilder {
   size_t target_ = 0;
 };
 
-// Standard normal samples from a 64-bit Mersenne Twister via Box-Muller
-// (written here rather than std::normal_distribution, whose algorithm varies
-// between standard libraries).
-class Gaussian {
- public:
-  explicit Gaussian(uint64_t seed) : rng_(seed) {}
-  float next() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
-    }
-    const double u1 = (static_cast<double>(rng_() >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
-    const double u2 = static_cast<double>(rng_() >> 11) * 0x1.0p-53;          // [0, 1)
-    const double r = std::sqrt(-2.0 * std::log(u1));
-    const double a = 6.283185307179586 * u2;
-    spare_ = static_cast<float>(r * std::sin(a));
-    has_spare_ = true;
-    return static_cast<float>(r * std::cos(a));
-  }
-
- private:
-  std::mt19937_64 rng_;
-  float spare_ = 0.0f;
-  bool has_spare_ = false;
-};
-
 uint32_t file_type_of(DType t) {
   switch (t) {  // llama.cpp's llama_ftype
     case DType::F32: return 0;

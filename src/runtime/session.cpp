@@ -11,6 +11,8 @@
 #include "core/memory.h"
 #include "core/thread_pool.h"
 #include "edgeformer/model.h"
+#include "model/deepseek2_cache.h"
+#include "model/deepseek2_forward.h"
 #include "model/llama_forward.h"
 #include "model/llama_weights.h"
 #include "runtime/kv_cache.h"
@@ -23,6 +25,10 @@ struct SessionState {
   std::unique_ptr<ThreadPool> pool;
   KvCache cache;
   ForwardScratch scratch;
+  // deepseek2 (MLA) models use these instead of cache/scratch.
+  bool mla = false;
+  MlaCache mla_cache;
+  Deepseek2Scratch mla_scratch;
   Buffer logits;  // grows to the largest request; [rows][n_vocab]
   int64_t n_past = 0;
 };
@@ -76,19 +82,28 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, SessionOpti
   auto state = std::make_unique<SessionState>();
   state->model = &model;
   state->options = options;
-  // Sliding-window layers keep a ring of window + n_ubatch - 1 rows under
-  // flash attention (see kv_cache.h); the score-matrix path keeps them linear.
-  std::vector<int64_t> ring(static_cast<size_t>(c.n_layer), 0);
-  for (int64_t il = 0; il < c.n_layer; ++il) {
-    if (options.flash_attn && c.is_swa(il)) {
-      ring[static_cast<size_t>(il)] = c.n_swa + options.n_ubatch - 1;
+  state->mla = c.architecture == "deepseek2";
+  if (state->mla) {
+    EF_ASSIGN_OR_RETURN(state->mla_cache, MlaCache::create(c.n_layer, options.n_ctx, c.kv_lora_rank,
+                                                           c.n_rot, options.kv_type));
+    EF_ASSIGN_OR_RETURN(state->mla_scratch, Deepseek2Scratch::create(c, options.n_ubatch,
+                                                                     options.n_ctx,
+                                                                     options.n_threads));
+  } else {
+    // Sliding-window layers keep a ring of window + n_ubatch - 1 rows under
+    // flash attention (see kv_cache.h); the score-matrix path keeps them linear.
+    std::vector<int64_t> ring(static_cast<size_t>(c.n_layer), 0);
+    for (int64_t il = 0; il < c.n_layer; ++il) {
+      if (options.flash_attn && c.is_swa(il)) {
+        ring[static_cast<size_t>(il)] = c.n_swa + options.n_ubatch - 1;
+      }
     }
+    EF_ASSIGN_OR_RETURN(state->cache, KvCache::create(c.n_layer, options.n_ctx,
+                                                      c.n_head_kv * c.head_dim, options.kv_type,
+                                                      !options.flash_attn, ring));
+    EF_ASSIGN_OR_RETURN(state->scratch, ForwardScratch::create(c, options.n_ubatch, options.n_ctx,
+                                                               options.n_threads));
   }
-  EF_ASSIGN_OR_RETURN(state->cache, KvCache::create(c.n_layer, options.n_ctx,
-                                                    c.n_head_kv * c.head_dim, options.kv_type,
-                                                    !options.flash_attn, ring));
-  EF_ASSIGN_OR_RETURN(state->scratch, ForwardScratch::create(c, options.n_ubatch, options.n_ctx,
-                                                             options.n_threads));
   EF_TRY(ensure_logits(*state, 1));
   state->pool = std::make_unique<ThreadPool>(options.n_threads);
 
@@ -132,8 +147,13 @@ Result<std::span<const float>> Session::eval(std::span<const int32_t> tokens, bo
     // last token, or none.
     const int64_t out_begin = all_logits ? 0 : (last_batch ? len - 1 : len);
     float* dst = all_logits ? out + begin * c.n_vocab : out;
-    llama_forward(c, s.model->weights(), s.cache, s.scratch, *s.pool, tokens.data() + begin, len,
-                  s.n_past, out_begin, dst);
+    if (s.mla) {
+      deepseek2_forward(c, *s.model->deepseek2_weights(), s.mla_cache, s.mla_scratch, *s.pool,
+                        tokens.data() + begin, len, s.n_past, out_begin, dst);
+    } else {
+      llama_forward(c, s.model->weights(), s.cache, s.scratch, *s.pool, tokens.data() + begin,
+                    len, s.n_past, out_begin, dst);
+    }
     s.n_past += len;
   }
   const size_t count = static_cast<size_t>((all_logits ? n : 1) * c.n_vocab);
@@ -144,9 +164,11 @@ void Session::reset() { state_->n_past = 0; }
 int64_t Session::n_past() const { return state_->n_past; }
 int64_t Session::n_ctx() const { return state_->options.n_ctx; }
 const SessionOptions& Session::options() const { return state_->options; }
-uint64_t Session::kv_cache_bytes() const { return state_->cache.bytes(); }
+uint64_t Session::kv_cache_bytes() const {
+  return state_->cache.bytes() + state_->mla_cache.bytes();
+}
 uint64_t Session::scratch_bytes() const {
-  return state_->scratch.bytes() + state_->logits.size_bytes();
+  return state_->scratch.bytes() + state_->mla_scratch.bytes() + state_->logits.size_bytes();
 }
 
 }  // namespace ef

@@ -10,6 +10,7 @@
 
 #include "cli_common.h"
 #include "core/dtype.h"
+#include "model/tiny_deepseek2.h"
 #include "model/tiny_model.h"
 
 namespace ef::cli {
@@ -30,7 +31,39 @@ struct InitOptions {
   CLI::Option* rope_base = nullptr;
   CLI::Option* tied = nullptr;
   bool tied_flag = false;
+  // --arch deepseek2 (MLA): latent/head sizes; other shape flags are shared.
+  std::string arch = "llama";
+  TinyDeepseek2Spec mla;
 };
+
+// deepseek2 (Multi-head Latent Attention) model with the shared shape flags.
+Status write_deepseek2(const InitOptions& o, const TinyModelSpec& spec) {
+  TinyDeepseek2Spec d = o.mla;
+  d.n_embd = spec.n_embd;
+  d.n_layer = spec.n_layer;
+  d.n_head = spec.n_head;
+  d.n_ff = spec.n_ff;
+  d.n_ctx = spec.n_ctx;
+  d.rope_freq_base = spec.rope_freq_base;
+  d.weight_type = spec.weight_type;
+  d.seed = spec.seed;
+  d.tied_output = spec.tied_output;
+  d.vocab_path = spec.vocab_path;
+  d.n_vocab_synthetic = spec.n_vocab_synthetic;
+  EF_TRY(write_tiny_deepseek2(o.output, d));
+  std::printf("wrote %s: deepseek2 (MLA), n_embd %lld, n_layer %lld, n_head %lld, n_ff %lld, "
+              "q_lora_rank %lld, kv_lora_rank %lld, nope/rope/v dims %lld/%lld/%lld, %s, %s "
+              "weights, seed %llu\n",
+              o.output.c_str(), static_cast<long long>(d.n_embd),
+              static_cast<long long>(d.n_layer), static_cast<long long>(d.n_head),
+              static_cast<long long>(d.n_ff), static_cast<long long>(d.q_lora_rank),
+              static_cast<long long>(d.kv_lora_rank), static_cast<long long>(d.nope_dim),
+              static_cast<long long>(d.rope_dim), static_cast<long long>(d.v_dim),
+              d.legacy_kv_b ? "legacy attn_kv_b" : "attn_k_b/attn_v_b", dtype_name(d.weight_type),
+              static_cast<unsigned long long>(d.seed));
+  std::printf("note: the weights are random (untrained); generated text will be gibberish\n");
+  return Status::success();
+}
 
 // Hyper-parameters of a preset (vocabulary and weight type come from flags).
 Result<TinyModelSpec> preset_spec(const std::string& name) {
@@ -94,6 +127,10 @@ Status run_init_model(InitOptions& o) {
     return make_error(Errc::io, "vocabulary file not found", spec.vocab_path);
   }
 
+  if (o.arch == "deepseek2") return write_deepseek2(o, spec);
+  if (o.arch != "llama") {
+    return usage_error("unknown architecture '" + o.arch + "'", "--arch", "use llama or deepseek2");
+  }
   EF_TRY(write_tiny_llama(o.output, spec));
   std::error_code ec;
   const auto size = std::filesystem::file_size(o.output, ec);
@@ -134,6 +171,18 @@ void add_init_model_command(CLI::App& app, CommandList& commands) {
                   "GGUF to copy the tokenizer from (default: a synthetic SentencePiece vocab)");
   sub->add_option("--n-vocab", o->spec.n_vocab_synthetic, "Size of the synthetic vocab")
       ->capture_default_str();
+  sub->add_option("--arch", o->arch, "Architecture: llama | deepseek2 (MLA)")->capture_default_str();
+  sub->add_option("--q-lora-rank", o->mla.q_lora_rank, "deepseek2: query rank (0 = plain attn_q)")
+      ->capture_default_str();
+  sub->add_option("--kv-lora-rank", o->mla.kv_lora_rank, "deepseek2: latent width")
+      ->capture_default_str();
+  sub->add_option("--nope-dim", o->mla.nope_dim, "deepseek2: non-RoPE query/key head dims")
+      ->capture_default_str();
+  sub->add_option("--rope-dim", o->mla.rope_dim, "deepseek2: decoupled RoPE dims")
+      ->capture_default_str();
+  sub->add_option("--v-dim", o->mla.v_dim, "deepseek2: value head dims")->capture_default_str();
+  sub->add_flag("--legacy-kv-b", o->mla.legacy_kv_b,
+                "deepseek2: one attn_kv_b tensor (old llama.cpp layout)");
   o->tied = sub->add_flag("--tied", o->tied_flag, "Tie the output projection to token_embd");
   commands.push_back({sub, [o]() { return run_init_model(*o); }});
 }
