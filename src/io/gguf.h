@@ -40,6 +40,8 @@ enum class ValueType : uint32_t {
   f64 = 12,
 };
 const char* value_type_name(ValueType t);
+// Encoded bytes of a fixed-size value type; 0 for string and array.
+uint64_t value_type_size(ValueType t);
 
 // One metadata value. Scalars are stored decoded; arrays keep their element
 // type and either decoded strings or a view of the raw little-endian payload.

@@ -198,27 +198,6 @@ std::string format_number(ValueType t, const uint8_t* p) {
   return format_value(v);
 }
 
-size_t element_size(ValueType t) {
-  switch (t) {
-    case ValueType::u8:
-    case ValueType::i8:
-    case ValueType::boolean:
-      return 1;
-    case ValueType::u16:
-    case ValueType::i16:
-      return 2;
-    case ValueType::u32:
-    case ValueType::i32:
-    case ValueType::f32:
-      return 4;
-    case ValueType::u64:
-    case ValueType::i64:
-    case ValueType::f64:
-      return 8;
-    default:
-      return 0;
-  }
-}
 
 }  // namespace
 
@@ -257,7 +236,7 @@ std::string format_value(const Value& v, size_t max_elems) {
     if (v.array_type == ValueType::string) {
       out += quote(v.array_strings[j], 40);
     } else {
-      out += format_number(v.array_type, v.array_data + j * element_size(v.array_type));
+      out += format_number(v.array_type, v.array_data + j * value_type_size(v.array_type));
     }
   }
   if (shown < v.array_count) out += ", ...";
@@ -420,6 +399,28 @@ Result<float> File::get_f32_or(std::string_view key, float fallback) const {
 Result<bool> File::get_bool_or(std::string_view key, bool fallback) const {
   if (!has(key)) return fallback;
   return get_bool(key);
+}
+
+uint64_t value_type_size(ValueType t) {
+  switch (t) {
+    case ValueType::u8:
+    case ValueType::i8:
+    case ValueType::boolean:
+      return 1;
+    case ValueType::u16:
+    case ValueType::i16:
+      return 2;
+    case ValueType::u32:
+    case ValueType::i32:
+    case ValueType::f32:
+      return 4;
+    case ValueType::u64:
+    case ValueType::i64:
+    case ValueType::f64:
+      return 8;
+    default:
+      return 0;
+  }
 }
 
 }  // namespace ef::gguf

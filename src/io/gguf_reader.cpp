@@ -34,30 +34,6 @@ constexpr uint64_t kMinTensorBytes = 8 + 1 + 4 + 8 + 4 + 8;
 
 constexpr uint32_t kMaxValueType = static_cast<uint32_t>(ValueType::f64);
 
-// Encoded size of a fixed-size value type; 0 for string/array.
-uint64_t fixed_size(ValueType t) {
-  switch (t) {
-    case ValueType::u8:
-    case ValueType::i8:
-    case ValueType::boolean:
-      return 1;
-    case ValueType::u16:
-    case ValueType::i16:
-      return 2;
-    case ValueType::u32:
-    case ValueType::i32:
-    case ValueType::f32:
-      return 4;
-    case ValueType::u64:
-    case ValueType::i64:
-    case ValueType::f64:
-      return 8;
-    case ValueType::string:
-    case ValueType::array:
-      return 0;
-  }
-  return 0;
-}
 
 std::string hex32(uint32_t v) {
   char buf[16];
@@ -140,7 +116,7 @@ Status parse_array(Cursor& c, std::string_view key, Value& v) {
                       detail::where_at(key, count_at - 4, c.path()));
   }
   EF_ASSIGN_OR_RETURN(v.array_count, c.read<uint64_t>(key, "array count"));
-  const uint64_t elem = fixed_size(v.array_type);
+  const uint64_t elem = value_type_size(v.array_type);
   // Strings need at least their 8-byte length each.
   const auto min_bytes = checked_mul(v.array_count, elem == 0 ? 8 : elem);
   if (!min_bytes || *min_bytes > c.remaining()) {
@@ -187,7 +163,7 @@ Status parse_value(Cursor& c, std::string_view key, Value& v) {
     return Status::success();
   }
   if (v.type == ValueType::array) return parse_array(c, key, v);
-  const uint64_t n = fixed_size(v.type);
+  const uint64_t n = value_type_size(v.type);
   EF_TRY(c.need(n, key, value_type_name(v.type)));
   const uint8_t* p = c.base() + c.pos();
   if (v.type == ValueType::boolean && p[0] > 1) {

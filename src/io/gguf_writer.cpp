@@ -23,27 +23,6 @@ constexpr std::string_view kAlignmentKey = "general.alignment";
 
 bool valid_alignment(uint64_t a) { return a != 0 && (a & (a - 1)) == 0 && a % 8 == 0; }
 
-uint64_t element_bytes(ValueType t) {
-  switch (t) {
-    case ValueType::u8:
-    case ValueType::i8:
-    case ValueType::boolean:
-      return 1;
-    case ValueType::u16:
-    case ValueType::i16:
-      return 2;
-    case ValueType::u32:
-    case ValueType::i32:
-    case ValueType::f32:
-      return 4;
-    case ValueType::u64:
-    case ValueType::i64:
-    case ValueType::f64:
-      return 8;
-    default:
-      return 0;
-  }
-}
 
 // Writes everything or reports failure; retries on EINTR and short writes.
 bool write_all(int fd, const void* data, size_t size) {
@@ -149,8 +128,8 @@ void Writer::set_f64(std::string key, double v) {
 
 void Writer::set_raw_array(std::string key, ValueType elem_type, uint64_t count,
                            std::vector<uint8_t> raw) {
-  const auto need = checked_mul(count, element_bytes(elem_type));
-  if (element_bytes(elem_type) == 0 || !need || *need != raw.size()) {
+  const auto need = checked_mul(count, value_type_size(elem_type));
+  if (value_type_size(elem_type) == 0 || !need || *need != raw.size()) {
     deferred_error_ = key + ": raw array needs " + std::to_string(count) + " fixed-size " +
                       value_type_name(elem_type) + " elements, got " + std::to_string(raw.size()) +
                       " bytes";
@@ -231,7 +210,7 @@ void Writer::copy_metadata(const File& file, bool (*skip)(std::string_view key))
           kv.strings.assign(v.array_strings.begin(), v.array_strings.end());
         } else if (v.array_count > 0) {
           // Bounded by the file size: the parser checked count * size.
-          const uint64_t n = v.array_count * element_bytes(v.array_type);
+          const uint64_t n = v.array_count * value_type_size(v.array_type);
           kv.raw.assign(v.array_data, v.array_data + n);
         }
         break;
@@ -252,11 +231,11 @@ void Writer::copy_metadata(const File& file, bool (*skip)(std::string_view key))
       case ValueType::i32:
       case ValueType::i64:
         kv.scalar = static_cast<uint64_t>(v.i);
-        kv.scalar_bytes = static_cast<int>(element_bytes(v.type));
+        kv.scalar_bytes = static_cast<int>(value_type_size(v.type));
         break;
       default:  // unsigned integers and bool
         kv.scalar = v.u;
-        kv.scalar_bytes = static_cast<int>(element_bytes(v.type));
+        kv.scalar_bytes = static_cast<int>(value_type_size(v.type));
         break;
     }
   }
