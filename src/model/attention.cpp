@@ -80,7 +80,7 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
       kv.k = static_cast<const char*>(cache.k_row(il, 0)) + kvh * hd * eb;
       kv.v = static_cast<const char*>(cache.v_pos(il, 0)) + kvh * hd * eb;
       kv.k_stride = kv.v_stride = cache.row_bytes();
-      kv.f16 = f16;
+      kv.type = f16 ? DType::F16 : DType::F32;
       kv.dk = kv.dv = hd;
       kv.ring = cache.ring(il);
       float* fs = scratch.flash.as<float>() + static_cast<size_t>(thread) * scratch.flash_floats;
