@@ -25,7 +25,8 @@ test-asan: deps
 	@cmake --build --preset asan -j $(JOBS)
 	@ctest --preset asan
 
-test-arm: deps
+test-arm:
+	@scripts/install-deps.sh arm
 	@cmake --preset aarch64 >/dev/null
 	@cmake --build --preset aarch64 -j $(JOBS)
 	@ctest --preset aarch64
