@@ -5,6 +5,7 @@
 // independence of the backward ops.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -146,32 +147,75 @@ TEST(TrainOpsFd, RopeMatchesInferenceAngles) {
   EXPECT_NEAR(y6[2], x6[2] * std::cos(ang) - x6[3] * std::sin(ang), 1e-5);
 }
 
-void attention_fd(int64_t NH, int64_t NKV) {
+void attention_fd(int64_t NH, int64_t NKV, int64_t T = 4, int64_t window = 0, int64_t hd_v = 4) {
   ThreadPool pool(2);
-  const int64_t B = 2, T = 4, hd = 4, N = B * T;
-  auto q = randn(N * NH * hd, 13), k = randn(N * NKV * hd, 14), v = randn(N * NKV * hd, 15);
-  auto R = randn(N * NH * hd, 16);
-  std::vector<float> out(N * NH * hd), att(B * NH * T * T);
-  std::vector<float> scratch(attention_scratch_floats(T, hd, pool.n_threads()));
+  const int64_t B = 2, hd = 4, N = B * T;
+  auto q = randn(N * NH * hd, 13), k = randn(N * NKV * hd, 14), v = randn(N * NKV * hd_v, 15);
+  auto R = randn(N * NH * hd_v, 16);
+  std::vector<float> out(N * NH * hd_v), att(B * NH * T * T);
+  std::vector<float> scratch(attention_scratch_floats(T, std::max(hd, hd_v), pool.n_threads()));
   auto obj = [&] {
-    attention_forward(out.data(), att.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, NH, NKV, hd, pool);
+    attention_forward(out.data(), att.data(), scratch.data(), q.data(), k.data(), v.data(), B, T,
+                      NH, NKV, hd, pool, window, hd_v);
     return weighted_sum(out, R);
   };
   obj();
   std::vector<float> dq(q.size()), dk(k.size()), dv(v.size());
-    attention_backward(dq.data(), dk.data(), dv.data(), scratch.data(), R.data(), q.data(), k.data(),
-                     v.data(), att.data(), B, T, NH, NKV, hd, pool);
+  attention_backward(dq.data(), dk.data(), dv.data(), scratch.data(), R.data(), q.data(), k.data(),
+                     v.data(), att.data(), B, T, NH, NKV, hd, pool, window, hd_v);
   EXPECT_LT(fd_check(q, dq, obj), kFdTol);
   EXPECT_LT(fd_check(k, dk, obj), kFdTol);
   EXPECT_LT(fd_check(v, dv, obj), kFdTol);
-  // Causality: the last position's v gets no gradient from earlier queries
-  // only; the first query's output equals v[0] exactly.
-  for (int64_t d = 0; d < hd; ++d) EXPECT_EQ(out[d], v[d]);
+  // Causality: the first query's output equals v[0] exactly.
+  for (int64_t d = 0; d < hd_v; ++d) EXPECT_EQ(out[d], v[d]);
+  // The mask: query t puts probability exactly on keys t - W < u <= t.
+  obj();
+  for (int64_t bh = 0; bh < B * NH; ++bh) {
+    for (int64_t t = 0; t < T; ++t) {
+      double sum = 0.0;
+      for (int64_t u = 0; u < T; ++u) {
+        const float p = att[(bh * T + t) * T + u];
+        const bool visible = u <= t && (window == 0 || t - u < window);
+        if (visible) {
+          EXPECT_GT(p, 0.0f) << t << " " << u;
+        } else {
+          EXPECT_EQ(p, 0.0f) << t << " " << u;
+        }
+        sum += p;
+      }
+      EXPECT_NEAR(sum, 1.0, 1e-6);
+    }
+  }
 }
 
 TEST(TrainOpsFd, AttentionMha) { attention_fd(2, 2); }
 TEST(TrainOpsFd, AttentionGqa) { attention_fd(4, 2); }
 TEST(TrainOpsFd, AttentionMqa) { attention_fd(3, 1); }
+// Sliding window smaller than the sequence: keys older than W-1 positions
+// get neither probability nor gradient.
+TEST(TrainOpsFd, AttentionSlidingWindowGqa) { attention_fd(4, 2, 12, 5); }
+TEST(TrainOpsFd, AttentionSlidingWindowMha) { attention_fd(2, 2, 12, 1); }
+// Value heads of another size than query/key heads (MLA's decompressed form).
+TEST(TrainOpsFd, AttentionValueHeadSize) { attention_fd(2, 2, 6, 0, 3); }
+TEST(TrainOpsFd, AttentionValueHeadSizeWindowed) { attention_fd(2, 1, 7, 3, 6); }
+
+TEST(TrainOps, AttentionWindowAtLeastTIsFullCausal) {
+  // W >= T masks nothing: bit-identical to full causal attention.
+  ThreadPool pool(2);
+  const int64_t B = 1, T = 9, NH = 2, hd = 4, N = B * T;
+  auto q = randn(N * NH * hd, 40), k = randn(N * NH * hd, 41), v = randn(N * NH * hd, 42);
+  std::vector<float> full(N * NH * hd), win(N * NH * hd), att(B * NH * T * T);
+  std::vector<float> scratch(attention_scratch_floats(T, hd, 2));
+  attention_forward(full.data(), att.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, NH,
+                    NH, hd, pool);
+  attention_forward(win.data(), att.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, NH,
+                    NH, hd, pool, T);
+  EXPECT_EQ(full, win);
+  // A window of 1: every query sees only itself, so out = v.
+  attention_forward(win.data(), att.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, NH,
+                    NH, hd, pool, 1);
+  EXPECT_EQ(win, v);
+}
 
 TEST(TrainOpsFd, Swiglu) {
   ThreadPool pool(2);
@@ -228,6 +272,7 @@ TEST(TrainOpsFd, Embedding) {
 
 TEST(TrainOps, BackwardIsThreadCountIndependent) {
   const int64_t B = 2, T = 6, NH = 4, NKV = 2, hd = 4, N = B * T, C = 24;
+  for (int64_t window : {int64_t{0}, int64_t{3}}) {
   auto q = randn(N * NH * hd, 23), k = randn(N * NKV * hd, 24), v = randn(N * NKV * hd, 25);
   auto dout = randn(N * NH * hd, 26), x = randn(N * C, 27), w = randn(C, 28), g = randn(N * C, 29);
   std::vector<std::vector<float>> results;
@@ -235,10 +280,10 @@ TEST(TrainOps, BackwardIsThreadCountIndependent) {
     ThreadPool pool(threads);
     std::vector<float> out(N * NH * hd), att(B * NH * T * T);
     std::vector<float> scratch(attention_scratch_floats(T, hd, threads));
-    attention_forward(out.data(), att.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, NH, NKV, hd, pool);
+    attention_forward(out.data(), att.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, NH, NKV, hd, pool, window);
     std::vector<float> dq(q.size()), dk(k.size()), dv(v.size());
-        attention_backward(dq.data(), dk.data(), dv.data(), scratch.data(), dout.data(), q.data(),
-                       k.data(), v.data(), att.data(), B, T, NH, NKV, hd, pool);
+    attention_backward(dq.data(), dk.data(), dv.data(), scratch.data(), dout.data(), q.data(),
+                       k.data(), v.data(), att.data(), B, T, NH, NKV, hd, pool, window);
     std::vector<float> y(N * C), rstd(N), dx(N * C), dw(C);
     rmsnorm_forward(y.data(), rstd.data(), x.data(), w.data(), N, C, 1e-5f, pool);
     rmsnorm_backward(dx.data(), dw.data(), g.data(), x.data(), w.data(), rstd.data(), N, C, pool);
@@ -248,6 +293,7 @@ TEST(TrainOps, BackwardIsThreadCountIndependent) {
   }
   EXPECT_EQ(results[0], results[1]);
   EXPECT_EQ(results[0], results[2]);
+  }
 }
 
 }  // namespace

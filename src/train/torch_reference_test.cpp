@@ -109,6 +109,10 @@ TEST_P(TorchReference, MatchesPytorch) {
   c.n_rot = cfg[9];
   c.rms_eps = hp[0];
   c.rope_freq_base = hp[1];
+  if (fx.count("swa") != 0) {  // sliding-window fixture: {window, pattern}
+    c.n_swa = fx.at("swa").i[0];
+    c.swa_pattern = fx.at("swa").i[1];
+  }
   const int64_t T = cfg[6], B = cfg[7];
   auto model_or = TrainModel::create(c, B, T, 2);
   ASSERT_TRUE(model_or.ok()) << model_or.error().message();
@@ -180,7 +184,7 @@ TEST_P(TorchReference, MatchesPytorch) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, TorchReference,
-                         ::testing::Values("gqa_untied.bin", "mqa_tied.bin"));
+                         ::testing::Values("gqa_untied.bin", "mqa_tied.bin", "swa_gqa.bin"));
 
 }  // namespace
 }  // namespace ef::train

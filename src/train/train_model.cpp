@@ -86,6 +86,12 @@ Result<MemoryPlan> plan_memory(const ModelConfig& c, int64_t B, int64_t T, int n
                           std::to_string(c.n_ctx_train) + "]",
                       "seq", "use a shorter sequence or a larger context_length");
   }
+  if (c.n_swa < 0 || c.swa_pattern < 0) {
+    return make_error(Errc::out_of_range,
+                      "sliding window " + std::to_string(c.n_swa) + " / pattern " +
+                          std::to_string(c.swa_pattern) + " must be >= 0",
+                      "sliding_window");
+  }
   const Sizes s = sizes_for(c, B, T, n_threads < 1 ? 1 : n_threads);
   u128 n_params = 0;
   for (const ParamInfo& p : param_layout(c)) n_params += static_cast<u128>(p.count);
@@ -244,7 +250,9 @@ float TrainModel::forward(const int32_t* ids, const int32_t* targets) {
     matmul_forward(L.v, L.xn1, wv, N, C, KD, pool);  // [N, KD]
     rope_forward(L.q, I.rope_cos, I.rope_sin, N, T, NH, hd, c.n_rot);
     rope_forward(L.k, I.rope_cos, I.rope_sin, N, T, NKV, hd, c.n_rot);
-    attention_forward(L.y, L.att, I.att_scratch, L.q, L.k, L.v, B, T, NH, NKV, hd, pool);  // [N, QD]
+    const int64_t window = c.is_swa(l) ? c.n_swa : 0;  // 0: full causal
+    attention_forward(L.y, L.att, I.att_scratch, L.q, L.k, L.v, B, T, NH, NKV, hd, pool,
+                      window);  // [N, QD]
     matmul_forward(L.res_mid, L.y, wo, N, QD, C, pool);
     for (int64_t i = 0; i < N * C; ++i) L.res_mid[i] += L.res_in[i];
 
@@ -315,7 +323,7 @@ void TrainModel::backward(float loss_scale) {
     zero(I.dk, N * KD);
     zero(I.dv, N * KD);
     attention_backward(I.dq, I.dk, I.dv, I.att_scratch, I.dy, L.q, L.k, L.v, L.att, B, T, NH, NKV,
-                       hd, pool);
+                       hd, pool, c.is_swa(l) ? c.n_swa : 0);
     rope_backward(I.dq, I.rope_cos, I.rope_sin, N, T, NH, hd, c.n_rot);
     rope_backward(I.dk, I.rope_cos, I.rope_sin, N, T, NKV, hd, c.n_rot);
     zero(I.dxn, N * C);

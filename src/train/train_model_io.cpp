@@ -99,6 +99,12 @@ Status TrainModel::save_gguf(const std::string& path, const gguf::File& vocab,
   w.set_f32("llama.rope.freq_base", c.rope_freq_base);
   w.set_f32("llama.attention.layer_norm_rms_epsilon", c.rms_eps);
   w.set_u32("llama.vocab_size", static_cast<uint32_t>(c.n_vocab));
+  if (c.n_swa > 0) {
+    // Read back by ModelConfig::from_gguf; the engine then keeps a ring cache
+    // of the window on the windowed layers.
+    w.set_u32("llama.attention.sliding_window", static_cast<uint32_t>(c.n_swa));
+    w.set_u32("llama.attention.sliding_window_pattern", static_cast<uint32_t>(c.swa_pattern));
+  }
   w.set_u64("edgeformer.train.step", static_cast<uint64_t>(train_step));
   for (const ParamInfo& p : layout_) {
     // Views: the params Buffer outlives write().

@@ -81,6 +81,10 @@ Status validate(const RunConfig& c) {
   if (c.n_embd <= 0 || c.n_head <= 0 || c.n_head_kv <= 0 || c.n_layer <= 0 || c.n_ff <= 0) {
     return make_error(Errc::out_of_range, "model dimensions must be positive", "n_embd/n_head/...");
   }
+  if (c.sliding_window < 0 || c.swa_pattern < 0) {
+    return make_error(Errc::out_of_range, "sliding_window and swa_pattern must be >= 0",
+                      "sliding_window/swa_pattern");
+  }
   if (!(c.val_fraction > 0.0f && c.val_fraction < 1.0f)) {
     return make_error(Errc::out_of_range, "val_fraction must be in (0, 1)", "val_fraction");
   }
@@ -158,6 +162,8 @@ Status run_training(const RunConfig& given, const std::string& resume_path,
   s.rms_eps = c.rms_eps;
   s.rope_freq_base = c.rope_base;
   s.tied_output = c.tied;
+  s.n_swa = c.sliding_window;
+  s.swa_pattern = c.swa_pattern;
   o.batch = c.batch;
   o.seq = c.seq;
   o.steps = c.steps;

@@ -30,6 +30,12 @@ struct RunConfig {
   float rope_base = 10000.0f;
   float rms_eps = 1e-5f;
   bool tied = true;
+  // Sliding-window attention (inference semantics, ModelConfig::is_swa):
+  // window W > 0 makes layer il windowed iff swa_pattern == 0 or
+  // il % swa_pattern < swa_pattern - 1; written to the GGUF as
+  // llama.attention.sliding_window / sliding_window_pattern.
+  int64_t sliding_window = 0;
+  int64_t swa_pattern = 0;
   // Data.
   std::string vocab;                 // GGUF with tokenizer.* keys
   std::vector<std::string> data;     // text files or token files

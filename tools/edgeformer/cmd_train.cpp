@@ -149,6 +149,8 @@ void add_train(CLI::App& app, std::vector<TrainCommand>& out) {
   bind_option(sub, *f, "--rope-base", &RC::rope_base, "RoPE frequency base");
   bind_option(sub, *f, "--rms-eps", &RC::rms_eps, "RMSNorm epsilon");
   bind_option(sub, *f, "--tied", &RC::tied, "Tie the output head to the token embedding (true/false)");
+  bind_option(sub, *f, "--sliding-window", &RC::sliding_window, "Sliding attention window W (0 = full causal): query i sees keys i-W+1..i");
+  bind_option(sub, *f, "--swa-pattern", &RC::swa_pattern, "With --sliding-window: layer il is windowed iff il % P < P - 1 (0 = every layer)");
   bind_option(sub, *f, "--steps", &RC::steps, "Optimizer steps");
   bind_option(sub, *f, "--batch", &RC::batch, "Sequences per micro-batch");
   bind_option(sub, *f, "--seq", &RC::seq, "Tokens per sequence");
