@@ -81,6 +81,24 @@ void attention_backward(float* dq, float* dk, float* dv, float* scratch, const f
                         int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t hd,
                         ThreadPool& pool, int64_t window = 0, int64_t hd_v = 0);
 
+// ---- MLA (deepseek2) data movement (op_mla.cpp) -----------------------------
+// Column split: a[n, ca] = x[:, :ca], b[n, cb] = x[:, ca:]  (x: [n, ca + cb]).
+void split_cols_forward(float* a, float* b, const float* x, int64_t n, int64_t ca, int64_t cb);
+void split_cols_backward(float* dx, const float* da, const float* db, int64_t n, int64_t ca,
+                         int64_t cb);
+// Per-head keys: k[i, h] = [k_nope[i, h] (nope) | k_pe[i] (rope)], k: [n, NH*(nope+rope)],
+// k_nope: [n, NH*nope], k_pe: [n, rope] shared by the heads (its gradient
+// sums them, in head order).
+void mla_keys_forward(float* k, const float* k_nope, const float* k_pe, int64_t n, int64_t NH,
+                      int64_t nope, int64_t rope);
+void mla_keys_backward(float* dk_nope, float* dk_pe, const float* dk, int64_t n, int64_t NH,
+                       int64_t nope, int64_t rope);
+// Per-head transpose: w is NH blocks of [rows, cols] (attn_k_b {nope, r, NH}:
+// rows = r, cols = nope), wt is NH blocks of [cols, rows], i.e. the linear
+// weight [NH*nope, r] mapping a latent to every head's k_nope.
+void head_transpose_forward(float* wt, const float* w, int64_t NH, int64_t rows, int64_t cols);
+void head_transpose_backward(float* dw, const float* dwt, int64_t NH, int64_t rows, int64_t cols);
+
 // ---- SwiGLU: out = silu(gate) * up, elementwise over n values -------------
 void swiglu_forward(float* out, const float* gate, const float* up, int64_t n, ThreadPool& pool);
 void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate,

@@ -289,5 +289,106 @@ TEST(TrainModel, SlidingWindowGgufMatchesInference) {
   EXPECT_NE(0, std::memcmp((*a)->logits() + 5 * V, (*b)->logits() + 5 * V, V * sizeof(float)));
 }
 
+// ---- deepseek2 (MLA) -------------------------------------------------------
+
+ModelConfig mla_config(int64_t q_lora_rank, bool tied) {
+  ModelConfig c;
+  c.architecture = "deepseek2";
+  c.n_vocab = 19;
+  c.n_ctx_train = 8;
+  c.n_embd = 16;
+  c.n_layer = 2;
+  c.n_ff = 10;
+  c.n_head = 2;
+  c.n_head_kv = 2;
+  c.kv_lora_rank = 6;
+  c.n_rot = 4;         // decoupled RoPE dims
+  c.head_dim = 3 + 4;  // nope 3 + rope 4
+  c.head_dim_v = 5;
+  c.q_lora_rank = q_lora_rank;
+  c.n_layer_dense_lead = c.n_layer;
+  c.tied_output = tied;
+  return c;
+}
+
+TEST(TrainModelFd, MlaPlainQuery) { whole_model_fd(mla_config(0, false)); }
+TEST(TrainModelFd, MlaLowRankQueryTied) { whole_model_fd(mla_config(5, true)); }
+
+TEST(TrainModel, MlaLayoutIsLlamaCppDeepseek2) {
+  const auto layout = param_layout(mla_config(0, false));
+  const std::vector<std::string> blk0 = {
+      "blk.0.attn_norm.weight",    "blk.0.attn_q.weight",         "blk.0.attn_kv_a_mqa.weight",
+      "blk.0.attn_kv_a_norm.weight", "blk.0.attn_k_b.weight",     "blk.0.attn_v_b.weight",
+      "blk.0.attn_output.weight",  "blk.0.ffn_norm.weight",       "blk.0.ffn_gate.weight",
+      "blk.0.ffn_up.weight",       "blk.0.ffn_down.weight"};
+  for (size_t i = 0; i < blk0.size(); ++i) EXPECT_EQ(layout[1 + i].name, blk0[i]);
+  EXPECT_EQ(layout[3].ne, (std::vector<int64_t>{16, 6 + 4}));  // kv_a_mqa {C, r + rope}
+  EXPECT_EQ(layout[5].ne, (std::vector<int64_t>{3, 6, 2}));    // k_b {nope, r, NH}
+  EXPECT_EQ(layout[6].ne, (std::vector<int64_t>{6, 5, 2}));    // v_b {r, hv, NH}
+  EXPECT_EQ(layout[7].ne, (std::vector<int64_t>{10, 16}));     // attn_output {NH*hv, C}
+  const auto lora = param_layout(mla_config(5, false));
+  EXPECT_EQ(lora[2].name, "blk.0.attn_q_a.weight");
+  EXPECT_EQ(lora[3].name, "blk.0.attn_q_a_norm.weight");
+  EXPECT_TRUE(lora[3].is_norm);
+  EXPECT_EQ(lora[4].ne, (std::vector<int64_t>{5, 14}));  // q_b {ql, NH*hk}
+}
+
+TEST(TrainModel, MlaGradientsBitIdenticalAcrossThreadCounts) {
+  const ModelConfig c = mla_config(5, false);
+  const int64_t B = 3, T = 7;
+  const auto ids = random_tokens(B * T, c.n_vocab, 4), tg = random_tokens(B * T, c.n_vocab, 5);
+  std::vector<std::vector<float>> grads;
+  for (int threads : {1, 2, 3}) {
+    auto m = TrainModel::create(c, B, T, threads);
+    ASSERT_TRUE(m.ok()) << m.error().message();
+    scale_init(**m, 9);
+    (*m)->zero_grad();
+    (*m)->forward(ids.data(), tg.data());
+    (*m)->backward(1.0f);
+    grads.emplace_back((*m)->grads(), (*m)->grads() + (*m)->n_params());
+  }
+  EXPECT_EQ(grads[0], grads[1]);
+  EXPECT_EQ(grads[0], grads[2]);
+  // Every tensor gets a gradient.
+  for (const ParamInfo& p : param_layout(c)) {
+    double norm = 0.0;
+    for (int64_t i = 0; i < p.count; ++i) norm += std::fabs(grads[0][static_cast<size_t>(p.offset + i)]);
+    EXPECT_GT(norm, 0.0) << p.name;
+  }
+}
+
+ModelConfig mla_inference_config(int64_t q_lora_rank) {
+  ModelConfig c = mla_config(q_lora_rank, false);
+  c.n_vocab = 400;
+  c.n_embd = 32;
+  c.n_head = 4;
+  c.n_head_kv = 4;
+  c.kv_lora_rank = 16;
+  c.n_rot = 4;
+  c.head_dim = 8 + 4;
+  c.head_dim_v = 6;
+  c.n_ff = 64;
+  c.n_ctx_train = 16;
+  return c;
+}
+
+TEST(TrainModel, MlaGgufMatchesInference) {
+  // Session runs the absorbed form over the latent cache (one micro-batch,
+  // and micro-batches of 5 that attend to earlier ones).
+  for (int64_t ql : {int64_t{0}, int64_t{12}}) {
+    const ModelConfig c = mla_inference_config(ql);
+    const ModelConfig loaded = saved_gguf_matches_inference(
+        c, "trained_mla_" + std::to_string(ql),
+        {session_options(true, 512), session_options(true, 5)});
+    EXPECT_EQ(loaded.architecture, "deepseek2");
+    EXPECT_EQ(loaded.kv_lora_rank, c.kv_lora_rank);
+    EXPECT_EQ(loaded.q_lora_rank, ql);
+    EXPECT_EQ(loaded.head_dim, c.head_dim);
+    EXPECT_EQ(loaded.head_dim_v, c.head_dim_v);
+    EXPECT_EQ(loaded.n_rot, c.n_rot);
+    EXPECT_FALSE(loaded.mla_legacy_kv_b);
+  }
+}
+
 }  // namespace
 }  // namespace ef::train
