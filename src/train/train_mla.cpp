@@ -12,6 +12,8 @@
 //   v[:, h]      = c W_vb[h]^T                 attn_v_b {r, hv, NH}: W_vb[h] is [hv, r]
 //   k[:, h] = [k_nope[:, h] | k_pe]            [N, NH, nope + rope]
 //   y = causal attention(q, k, v), scale 1/sqrt(nope + rope)   [N, NH*hv]
+// No YaRN / mscale factor: the engine rejects scaled RoPE for deepseek2, so
+// the scale is exactly deepseek2_kq_scale() = 1/sqrt(nope + rope).
 // The engine's default absorbed form computes the same function
 // (q_nope . c W_kb = (W_kb q_nope) . c); only the rounding differs.
 #include <cstring>

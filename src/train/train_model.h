@@ -22,6 +22,9 @@
 // probabilities [B, NH, T, T], attention output, residual after attention,
 // gate, up and the SwiGLU output; then the final residual, the final norm
 // and the logits (overwritten by probabilities, then by their gradient).
+// deepseek2 layers also keep the low-rank query before/after its norm (with
+// rstd), the latent before/after attn_kv_a_norm (with rstd) and the rotated
+// shared k_pe; q/k are the per-head [nope | rope] keys, v/y have hv per head.
 // activation_bytes() states the cost before anything is allocated.
 #pragma once
 

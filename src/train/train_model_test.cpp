@@ -106,28 +106,32 @@ TEST(TrainModelFd, SlidingWindowPattern) {
 }
 
 TEST(TrainModel, GradientsBitIdenticalAcrossThreadCounts) {
-  const ModelConfig c = tiny_config(4, 2, false);
-  const int64_t B = 3, T = 7;
-  const auto ids = random_tokens(B * T, c.n_vocab, 4), tg = random_tokens(B * T, c.n_vocab, 5);
-  std::vector<std::vector<float>> grads;
-  std::vector<float> losses;
-  for (int threads : {1, 2, 4}) {
-    auto m = TrainModel::create(c, B, T, threads);
-    ASSERT_TRUE(m.ok());
-    (*m)->init_random(9);
-    (*m)->zero_grad();
-    losses.push_back((*m)->forward(ids.data(), tg.data()));
-    (*m)->backward(1.0f);
-    grads.emplace_back((*m)->grads(), (*m)->grads() + (*m)->n_params());
+  ModelConfig swa = tiny_config(4, 2, false);
+  swa.n_swa = 3;  // layer 0 windowed, layer 1 global
+  swa.swa_pattern = 2;
+  for (const ModelConfig& c : {tiny_config(4, 2, false), swa}) {
+    const int64_t B = 3, T = 7;
+    const auto ids = random_tokens(B * T, c.n_vocab, 4), tg = random_tokens(B * T, c.n_vocab, 5);
+    std::vector<std::vector<float>> grads;
+    std::vector<float> losses;
+    for (int threads : {1, 2, 4}) {
+      auto m = TrainModel::create(c, B, T, threads);
+      ASSERT_TRUE(m.ok());
+      (*m)->init_random(9);
+      (*m)->zero_grad();
+      losses.push_back((*m)->forward(ids.data(), tg.data()));
+      (*m)->backward(1.0f);
+      grads.emplace_back((*m)->grads(), (*m)->grads() + (*m)->n_params());
+    }
+    EXPECT_EQ(losses[0], losses[1]);
+    EXPECT_EQ(losses[0], losses[2]);
+    EXPECT_EQ(grads[0], grads[1]);
+    EXPECT_EQ(grads[0], grads[2]);
+    // Not trivially zero.
+    double norm = 0.0;
+    for (float g : grads[0]) norm += static_cast<double>(g) * g;
+    EXPECT_GT(norm, 0.0);
   }
-  EXPECT_EQ(losses[0], losses[1]);
-  EXPECT_EQ(losses[0], losses[2]);
-  EXPECT_EQ(grads[0], grads[1]);
-  EXPECT_EQ(grads[0], grads[2]);
-  // Not trivially zero.
-  double norm = 0.0;
-  for (float g : grads[0]) norm += static_cast<double>(g) * g;
-  EXPECT_GT(norm, 0.0);
 }
 
 TEST(TrainModel, LossScaleScalesGradients) {
@@ -210,7 +214,11 @@ ModelConfig saved_gguf_matches_inference(const ModelConfig& c, const std::string
       max_diff = std::max(max_diff, static_cast<double>(std::fabs((*logits)[i] - (*m)->logits()[i])));
       max_ref = std::max(max_ref, static_cast<double>(std::fabs((*logits)[i])));
     }
-    EXPECT_LT(max_diff / max_ref, 1e-4)
+    std::printf("    %s (flash_attn %d, n_ubatch %lld): logits max rel diff %.2e vs Session\n",
+                name.c_str(), so.flash_attn ? 1 : 0, static_cast<long long>(so.n_ubatch),
+                max_diff / max_ref);
+    // Same F32 arithmetic up to summation order (observed <= 1e-6).
+    EXPECT_LT(max_diff / max_ref, 2e-5)
         << name << " flash_attn " << so.flash_attn << " n_ubatch " << so.n_ubatch << ": "
         << max_diff << " / " << max_ref;
   }

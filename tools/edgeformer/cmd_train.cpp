@@ -144,7 +144,7 @@ void add_train(CLI::App& app, std::vector<TrainCommand>& out) {
   bind_option(sub, *f, "--n-embd", &RC::n_embd, "Embedding width");
   bind_option(sub, *f, "--n-layer", &RC::n_layer, "Number of layers");
   bind_option(sub, *f, "--n-head", &RC::n_head, "Attention heads");
-  bind_option(sub, *f, "--n-head-kv", &RC::n_head_kv, "KV heads (GQA/MQA when < n-head)");
+  bind_option(sub, *f, "--n-head-kv", &RC::n_head_kv, "KV heads (GQA/MQA when < n-head; llama only)");
   bind_option(sub, *f, "--n-ff", &RC::n_ff, "Feed-forward width");
   bind_option(sub, *f, "--n-ctx", &RC::n_ctx, "Context length written to the model (0 = --seq)");
   bind_option(sub, *f, "--rope-base", &RC::rope_base, "RoPE frequency base");
