@@ -1,6 +1,6 @@
-// A llama model in training form: F32 master weights and gradients in one
-// flat Buffer each, activations for one (batch, seq) step, and hand-written
-// forward/backward passes (src/train/ops.h).
+// A llama or deepseek2 (MLA) model in training form: F32 master weights and
+// gradients in one flat Buffer each, activations for one (batch, seq) step,
+// and hand-written forward/backward passes (src/train/ops.h).
 //
 // Parameter layout (the same order as the GGUF tensors of a llama model):
 //   token_embd [V, C]
