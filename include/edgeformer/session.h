@@ -1,8 +1,10 @@
 // An inference session: KV cache + scratch for one sequence.
 //
-// Numerics follow llama.cpp's CPU backend without flash attention (F16 K/V
-// cache by default, query and attention weights rounded to the cache type
-// before their dot products, as ggml's mul_mat does). Logits are
+// With flash_attn = false, numerics follow llama.cpp's CPU backend without
+// flash attention (F16 K/V cache by default, query and attention weights
+// rounded to the cache type before their dot products, as ggml's mul_mat
+// does). The default, flash attention, keeps scores, softmax and the output
+// accumulator in F32 (see src/model/flash_attention.h). Logits are
 // bit-identical for any n_threads and any split of the tokens into eval()
 // calls and micro-batches.
 //
@@ -32,8 +34,9 @@ struct SessionOptions {
   int64_t n_ubatch = 512; // micro-batch for prefill (>= 1; clamped to n_ctx)
   int n_threads = 0;      // 0 = std::thread::hardware_concurrency()
   KvType kv_type = KvType::f16;
-  // Flash attention (tiled, online softmax; llama.cpp's default on CPU).
-  // Off: the score-matrix path of llama.cpp's -fa off (V cache transposed).
+  // Flash attention (tiled online softmax in F32, no T x T buffers; faster
+  // at prefill and at depth). Off: the score-matrix path of llama.cpp's
+  // -fa off, with its numerics (V cache transposed).
   bool flash_attn = true;
 };
 
