@@ -26,7 +26,7 @@ namespace ef {
 
 void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const float* q,
                float* out, int64_t n, int64_t n_past, ForwardScratch& scratch, ThreadPool& pool,
-               const kernels::KernelTable& table) {
+               const kernels::KernelTable& table, const StagedKv* staged) {
   const int64_t hd = c.head_dim;
   const int64_t q_dim = c.n_head * hd;
   const int64_t group = c.n_head / c.n_head_kv;  // query heads per KV head
@@ -83,6 +83,11 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
       kv.f16 = f16;
       kv.dk = kv.dv = hd;
       kv.ring = cache.ring(il);
+      if (staged != nullptr) {  // same rows, gathered linearly
+        kv.k = staged->k + kvh * hd * eb;
+        kv.v = staged->v + kvh * hd * eb;
+        kv.ring = 0;
+      }
       float* fs = scratch.flash.as<float>() + static_cast<size_t>(thread) * scratch.flash_floats;
       flash_attend(kv, rp, nr, scale, fs, table);
     });

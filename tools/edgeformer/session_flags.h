@@ -23,8 +23,10 @@ struct SessionFlags {
   // off by default until the F16 accumulate loop is vectorised (it is
   // ~10x slower at prefill); "on" reproduces llama.cpp's default numerics.
   std::string flash_attn = "off";  // on | off (llama.cpp's -fa)
+  std::string mem_budget;  // "" = none; e.g. 512M, 2G, 1.5GiB, 1000000
 
-  // Registers -t/--threads, -c/--ctx, -u/--ubatch, --cache-type, --flash-attn, --isa.
+  // Registers -t/--threads, -c/--ctx, -u/--ubatch, --cache-type, --flash-attn, --isa,
+  // --mem-budget.
   // `ctx_help` documents the default of --ctx; nullptr: no --ctx flag.
   void add_to(CLI::App& app, const char* ctx_help);
   // Range checks (usage errors), then selects the ISA.
