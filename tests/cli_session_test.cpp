@@ -63,6 +63,7 @@ TEST_F(CliSession, SavedStateContinuesIdentically) {
   const std::vector<int32_t> ids = (*model)->tokenizer().encode(kPrompt, true);
   SessionOptions opt;
   opt.n_ctx = 128;
+  opt.flash_attn = false;  // the CLI's default (--flash-attn off)
   auto ref = Session::create(**model, opt).value();
   auto got = Session::create(**model, opt).value();
   auto lr = ref->eval(ids);
@@ -120,7 +121,7 @@ TEST_F(CliSession, BadFilesGiveOneErrorLine) {
                 .exit_code,
             0);
   const CliRun w = run_cli({"generate", "-m", other, "--load-session", file, "-n", "4"});
-  EXPECT_EQ(w.exit_code, 1) << w.err;
+  EXPECT_EQ(w.exit_code, 2) << w.err;  // invalid argument: the file belongs to another model
   ASSERT_EQ(w.error_lines().size(), 1u) << w.err;
   EXPECT_NE(w.error_lines()[0].find("other weights"), std::string::npos) << w.err;
 
