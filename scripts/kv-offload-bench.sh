@@ -7,22 +7,29 @@
 #
 #   scripts/kv-offload-bench.sh [edgeformer-binary]
 #   env: CTX (default 32768), BUDGET (default 512M), N (tokens to generate, 16),
-#        THREADS (2), SKIP_REF=1 (skip the unbudgeted run; it needs the full KV)
+#        THREADS (2), CACHE (f16 | f32; f32 runs the much faster tiled flash
+#        kernel), SKIP_REF=1 (skip the unbudgeted run; it needs the full KV),
+#        WORK=dir (keep model, prompt and outputs there; reused if present)
 set -euo pipefail
 bin=${1:-build/release/bin/edgeformer}
 ctx=${CTX:-32768}
 budget=${BUDGET:-512M}
 n=${N:-16}
 threads=${THREADS:-2}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+cache=${CACHE:-f16}
+if [ -n "${WORK:-}" ]; then
+  work=$WORK; mkdir -p "$work"
+else
+  work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+fi
 
-"$bin" init-model --preset smollm2-135m --type q4_0 -o "$work/model.gguf" >/dev/null
+[ -f "$work/model.gguf" ] ||
+  "$bin" init-model --preset smollm2-135m --type q4_0 -o "$work/model.gguf" >/dev/null
 # A prompt of ~0.97 * (ctx - n - 8) tokens: the chars/token ratio of a 20 KB
 # sample (tokenize's stderr count) scales a repeated text.
 src=../shared/data/wikitext-2/test.txt
 [ -f "$src" ] || src=$(ls ../shared/data/*/*.raw ../shared/data/*/*.txt 2>/dev/null | head -n 1)
-python3 - "$src" "$bin" "$work/model.gguf" "$((ctx - n - 8))" "$work/prompt.txt" <<'PY'
+[ -f "$work/prompt.txt" ] || python3 - "$src" "$bin" "$work/model.gguf" "$((ctx - n - 8))" "$work/prompt.txt" <<'PY'
 import subprocess, sys
 src, binary, model, want, out = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 text = open(src, encoding="utf-8", errors="ignore").read()
@@ -39,13 +46,13 @@ echo "prompt: $(wc -c <"$work/prompt.txt") bytes, ctx $ctx, budget $budget"
 run() {  # label, extra flags...
   local label=$1; shift
   /usr/bin/time -v "$bin" generate -m "$work/model.gguf" -f "$work/prompt.txt" -n "$n" --temp 0 \
-    --ctx "$ctx" --flash-attn on -t "$threads" --no-display-prompt "$@" \
+    --ctx "$ctx" --flash-attn on --cache-type "$cache" -t "$threads" --no-display-prompt "$@" \
     >"$work/$label.out" 2>"$work/$label.err"
   echo "== $label"
   grep -E "memory plan|^  |prompt:|generated:|memory:|session:" "$work/$label.err" || true
   grep -E "Maximum resident set size" "$work/$label.err"
 }
-run budget --mem-budget "$budget"
+[ "${SKIP_BUDGET:-0}" = 1 ] || run budget --mem-budget "$budget"
 if [ "${SKIP_REF:-0}" != 1 ]; then
   run ref
   if cmp -s "$work/budget.out" "$work/ref.out"; then

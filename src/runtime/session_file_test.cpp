@@ -327,8 +327,9 @@ TEST_F(SessionFileCorrupt, WrongModelOrCacheType) {
 
 TEST_F(SessionFileCorrupt, FailedLoadLeavesUsableEmptySession) {
   ASSERT_TRUE(target_->eval(prompt(4)).ok());
+  ASSERT_GT(image_.size(), 8u);
   std::vector<uint8_t> img = image_;
-  img.back() ^= 1;  // checksum
+  img[image_.size() - 1] ^= 1;  // checksum
   expect_fail(img, "checksum");
   // Usable: same logits as a brand-new session.
   auto fresh = make_session(*model_);
