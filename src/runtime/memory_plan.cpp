@@ -30,6 +30,13 @@ uint64_t fbytes(int64_t rows, int64_t cols) {
   return static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols) * sizeof(float);
 }
 
+// Bytes of one position's K (or V) row in the cache. The one place the
+// planner knows element sizes: block-quantized cache types (issue #5, kvq)
+// only need to change this to KvCache's own row size.
+uint64_t kv_row_bytes(const ModelConfig& c, KvType type) {
+  return static_cast<uint64_t>(c.n_head_kv * c.head_dim) * (type == KvType::f16 ? 2 : 4);
+}
+
 std::string mib(uint64_t b) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f MiB", static_cast<double>(b) / (1 << 20));
@@ -78,8 +85,7 @@ std::vector<int64_t> kv_ring_caps(const ModelConfig& c, const SessionOptions& o,
 
 uint64_t kv_cache_plan_bytes(const ModelConfig& c, int64_t n_ctx, KvType type,
                              const std::vector<int64_t>& caps) {
-  const uint64_t eb = type == KvType::f16 ? 2 : 4;
-  const uint64_t row = static_cast<uint64_t>(c.n_head_kv * c.head_dim) * eb;
+  const uint64_t row = kv_row_bytes(c, type);
   uint64_t total = 0;
   for (int64_t il = 0; il < c.n_layer; ++il) {
     const int64_t r = caps.empty() ? 0 : caps[static_cast<size_t>(il)];
@@ -138,9 +144,7 @@ MemoryPlan plan_at(const Model& model, SessionOptions o, int64_t ub, int64_t n_c
     p.kv_resident_positions = resident;
     const uint64_t full = kv_cache_plan_bytes(c, n_ctx, o.kv_type, kv_ring_caps(c, o, 0));
     p.kv_offloaded = full - p.kv_resident;
-    const uint64_t eb = o.kv_type == KvType::f16 ? 2 : 4;
-    p.kv_staging = 2 * static_cast<uint64_t>(n_ctx) *
-                   static_cast<uint64_t>(c.n_head_kv * c.head_dim) * eb;
+    p.kv_staging = 2 * static_cast<uint64_t>(n_ctx) * kv_row_bytes(c, o.kv_type);
   }
   return p;
 }
@@ -176,8 +180,7 @@ Result<MemoryPlan> plan_memory(const Model& model, const SessionOptions& options
   SessionOptions fo = o;
   fo.flash_attn = true;
   const int64_t n_global = n_global_layers(c);
-  const uint64_t row2 = 2 * static_cast<uint64_t>(c.n_head_kv * c.head_dim) *
-                        (o.kv_type == KvType::f16 ? 2 : 4);
+  const uint64_t row2 = 2 * kv_row_bytes(c, o.kv_type);
   for (int64_t ub = o.n_ubatch; ub >= 1 && n_global > 0; ub /= 2) {
     MemoryPlan p = plan_at(model, fo, ub, o.n_ctx, ub);  // R = ub: the least resident KV
     if (p.total() > budget) continue;
