@@ -75,7 +75,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   if (!g_session->eval(prompt).ok()) __builtin_trap();
   for (int i = 1; i < *argc; ++i) {
     const char* arg = (*argv)[i];
-    struct stat st{};
+    struct stat st {};
     if (arg[0] == '-' || ::stat(arg, &st) != 0 || !S_ISDIR(st.st_mode)) continue;
     if (!g_session->save(std::string(arg) + "/valid.efsession").ok()) __builtin_trap();
   }

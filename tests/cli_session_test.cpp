@@ -44,13 +44,12 @@ TEST_F(CliSession, SavedStateContinuesIdentically) {
   const CliRun full =
       run_cli({"generate", "-m", model_, "-p", kPrompt, "-n", "12", "--temp", "0", "-t", "1"});
   ASSERT_EQ(full.exit_code, 0) << full.err;
-  const CliRun save = run_cli({"generate", "-m", model_, "-p", kPrompt, "-n", "0", "--temp", "0",
-                               "--save-session", file});
+  const CliRun save = run_cli(
+      {"generate", "-m", model_, "-p", kPrompt, "-n", "0", "--temp", "0", "--save-session", file});
   ASSERT_EQ(save.exit_code, 0) << save.err;
   ASSERT_TRUE(std::filesystem::exists(file));
-  const CliRun cont =
-      run_cli({"generate", "-m", model_, "--load-session", file, "-n", "12", "--temp", "0",
-               "-t", "2"});
+  const CliRun cont = run_cli(
+      {"generate", "-m", model_, "--load-session", file, "-n", "12", "--temp", "0", "-t", "2"});
   ASSERT_EQ(cont.exit_code, 0) << cont.err;
   // The continuation prints only the completion (no prompt was given).
   EXPECT_EQ(std::string(kPrompt) + cont.out, full.out);
@@ -84,10 +83,10 @@ TEST_F(CliSession, SavedStateContinuesIdentically) {
 
 TEST_F(CliSession, AppendsPromptToLoadedSession) {
   const std::string file = dir_->file("b.efsession");
-  ASSERT_EQ(run_cli({"generate", "-m", model_, "-p", "Once upon a", "-n", "0", "--save-session",
-                     file})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      run_cli({"generate", "-m", model_, "-p", "Once upon a", "-n", "0", "--save-session", file})
+          .exit_code,
+      0);
   // Token boundaries of the split text may differ from the whole text's,
   // so this only checks the appended prompt runs and is deterministic.
   const CliRun a = run_cli({"generate", "-m", model_, "--load-session", file, "-p",
@@ -116,8 +115,8 @@ TEST_F(CliSession, BadFilesGiveOneErrorLine) {
   EXPECT_NE(r.error_lines()[0].find("offset"), std::string::npos) << r.err;
 
   const std::string other = dir_->file("other.gguf");
-  ASSERT_EQ(run_cli({"init-model", "-o", other, "--n-embd", "64", "--n-layer", "2", "--n-head",
-                     "4", "--n-head-kv", "2", "--n-ff", "128", "--ctx", "128", "--seed", "8"})
+  ASSERT_EQ(run_cli({"init-model", "-o", other, "--n-embd", "64", "--n-layer", "2", "--n-head", "4",
+                     "--n-head-kv", "2", "--n-ff", "128", "--ctx", "128", "--seed", "8"})
                 .exit_code,
             0);
   const CliRun w = run_cli({"generate", "-m", other, "--load-session", file, "-n", "4"});

@@ -49,8 +49,8 @@ Error io_error(const char* what) {
 }  // namespace
 
 Result<std::unique_ptr<KvOffload>> KvOffload::create(const KvCache& cache,
-                                                     std::vector<bool> offloaded,
-                                                     int64_t resident, const std::string& dir) {
+                                                     std::vector<bool> offloaded, int64_t resident,
+                                                     const std::string& dir) {
   std::unique_ptr<KvOffload> o(new KvOffload());
   o->n_layer_ = cache.n_layer();
   o->n_ctx_ = cache.n_ctx();
@@ -62,7 +62,8 @@ Result<std::unique_ptr<KvOffload>> KvOffload::create(const KvCache& cache,
     return make_error(Errc::internal, "KV offload needs a flash-layout cache and R > 0",
                       "KvOffload::create");
   }
-  auto elems = checked_mul(static_cast<uint64_t>(o->n_layer_) * 2, static_cast<uint64_t>(o->n_ctx_));
+  auto elems =
+      checked_mul(static_cast<uint64_t>(o->n_layer_) * 2, static_cast<uint64_t>(o->n_ctx_));
   auto file_bytes = elems ? checked_mul(*elems, o->row_bytes_) : std::nullopt;
   if (!file_bytes || *file_bytes > (uint64_t{1} << 46)) {
     return make_error(Errc::out_of_range, "KV offload file size overflows", "n_ctx");
@@ -144,8 +145,7 @@ void KvOffload::stage(const KvCache& cache, int64_t il, int64_t hi) {
   }
 }
 
-Status KvOffload::get_rows(const KvCache& cache, int64_t il, int64_t pos, void* k,
-                           void* v) const {
+Status KvOffload::get_rows(const KvCache& cache, int64_t il, int64_t pos, void* k, void* v) const {
   if (!offloaded(il) || pos >= on_disk_) {
     cache.get_rows(il, pos, k, v);
     return Status::success();

@@ -70,8 +70,7 @@ Result<SessionOptions> resolve_session_options(const ModelConfig& c, SessionOpti
   return options;
 }
 
-std::vector<int64_t> kv_ring_caps(const ModelConfig& c, const SessionOptions& o,
-                                  int64_t resident) {
+std::vector<int64_t> kv_ring_caps(const ModelConfig& c, const SessionOptions& o, int64_t resident) {
   std::vector<int64_t> ring(static_cast<size_t>(c.n_layer), 0);
   for (int64_t il = 0; il < c.n_layer; ++il) {
     if (o.flash_attn && c.is_swa(il)) {
@@ -95,16 +94,16 @@ uint64_t kv_cache_plan_bytes(const ModelConfig& c, int64_t n_ctx, KvType type,
   return 2 * total;  // K and V
 }
 
-uint64_t forward_scratch_plan_bytes(const ModelConfig& c, int64_t ub, int64_t n_ctx,
-                                    int n_threads, uint64_t* matmul_part) {
+uint64_t forward_scratch_plan_bytes(const ModelConfig& c, int64_t ub, int64_t n_ctx, int n_threads,
+                                    uint64_t* matmul_part) {
   const int64_t q_dim = c.n_head * c.head_dim;
   const int64_t kv_dim = c.n_head_kv * c.head_dim;
   const int64_t t = std::max(1, n_threads);
-  uint64_t b = 3 * fbytes(ub, c.n_embd)               // x, xb, proj
-               + 2 * fbytes(ub, q_dim)                // q, att
-               + 2 * fbytes(ub, kv_dim)               // k, v
-               + 2 * fbytes(ub, c.n_ff)               // gate, up
-               + fbytes(t, n_ctx)                     // attention scores
+  uint64_t b = 3 * fbytes(ub, c.n_embd)                    // x, xb, proj
+               + 2 * fbytes(ub, q_dim)                     // q, att
+               + 2 * fbytes(ub, kv_dim)                    // k, v
+               + 2 * fbytes(ub, c.n_ff)                    // gate, up
+               + fbytes(t, n_ctx)                          // attention scores
                + fbytes(t, (n_ctx + c.head_dim + 1) / 2);  // F16 probabilities + query
   const size_t flash =
       flash_scratch_floats(c.head_dim, c.head_dim, (c.n_head / c.n_head_kv) * kFlashQueryBlock);
@@ -185,9 +184,8 @@ Result<MemoryPlan> plan_memory(const Model& model, const SessionOptions& options
     MemoryPlan p = plan_at(model, fo, ub, o.n_ctx, ub);  // R = ub: the least resident KV
     if (p.total() > budget) continue;
     const uint64_t spare = budget - p.total();
-    const int64_t extra = static_cast<int64_t>(
-        std::min<uint64_t>(spare / (row2 * static_cast<uint64_t>(n_global)),
-                           static_cast<uint64_t>(o.n_ctx)));
+    const int64_t extra = static_cast<int64_t>(std::min<uint64_t>(
+        spare / (row2 * static_cast<uint64_t>(n_global)), static_cast<uint64_t>(o.n_ctx)));
     const int64_t resident = std::min(o.n_ctx - 1, ub + extra);
     if (resident < ub) continue;
     p = plan_at(model, fo, ub, o.n_ctx, resident);

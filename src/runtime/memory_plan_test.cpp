@@ -82,7 +82,8 @@ TEST(MemoryPlan, MatchesTrackedAllocations) {
       auto s = Session::create(*model, o);
       ASSERT_TRUE(s.ok()) << s.error().message();
       const uint64_t tracked = memory_stats().current_bytes - before;
-      EXPECT_EQ(tracked, plan->kv_resident + plan->kv_staging + plan->scratch - plan->matmul_scratch)
+      EXPECT_EQ(tracked,
+                plan->kv_resident + plan->kv_staging + plan->scratch - plan->matmul_scratch)
           << "swa " << swa << " ctx " << k.ctx << " ub " << k.ub;
       EXPECT_EQ((*s)->kv_cache_bytes(), plan->kv_resident);
       EXPECT_EQ((*s)->scratch_bytes(), plan->scratch);
@@ -133,13 +134,15 @@ TEST(MemoryPlan, TooSmallBudgetSaysWhatFits) {
   EXPECT_NE(p.error().hint.find("at least"), std::string::npos) << p.error().message();
   EXPECT_FALSE(Session::create(*model, o).ok());
   // The error's "max context without offload" really fits, and one more does not.
-  o.mem_budget = plan_memory(*model, [&] {
-                   SessionOptions q = o;
-                   q.mem_budget = 0;
-                   q.n_ctx = 40;
-                   q.n_ubatch = 40;
-                   return q;
-                 }())->total();
+  o.mem_budget = plan_memory(*model,
+                             [&] {
+                               SessionOptions q = o;
+                               q.mem_budget = 0;
+                               q.n_ctx = 40;
+                               q.n_ubatch = 40;
+                               return q;
+                             }())
+                     ->total();
   o.n_ctx = 4096;
   auto e = plan_memory(*model, o);
   if (!e.ok()) {

@@ -65,9 +65,9 @@ uint64_t session_config_hash(const ModelConfig& c) {
   auto add_i = [&h](int64_t v) { h.update(&v, sizeof v); };
   auto add_f = [&h](float v) { h.update(&v, sizeof v); };
   h.update(c.architecture.data(), c.architecture.size());
-  for (int64_t v : {c.n_vocab, c.n_embd, c.n_layer, c.n_ff, c.n_head, c.n_head_kv, c.head_dim,
-                    c.n_rot, c.n_swa, c.swa_pattern, c.q_lora_rank, c.kv_lora_rank,
-                    c.head_dim_v, c.n_layer_dense_lead}) {
+  for (int64_t v :
+       {c.n_vocab, c.n_embd, c.n_layer, c.n_ff, c.n_head, c.n_head_kv, c.head_dim, c.n_rot, c.n_swa,
+        c.swa_pattern, c.q_lora_rank, c.kv_lora_rank, c.head_dim_v, c.n_layer_dense_lead}) {
     add_i(v);
   }
   add_f(c.rms_eps);

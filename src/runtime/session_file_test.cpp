@@ -95,8 +95,8 @@ TEST(SessionFile, RoundTripIsBitIdentical) {
   for (Variant v : {Variant{KvType::f16, false, 0}, Variant{KvType::f32, false, 0},
                     Variant{KvType::f16, true, 0}, Variant{KvType::f32, true, 5},
                     Variant{KvType::f16, false, 5}}) {
-    SCOPED_TRACE(testing::Message() << "kv " << int(v.kv) << " flash " << v.flash << " swa "
-                                    << v.swa);
+    SCOPED_TRACE(testing::Message()
+                 << "kv " << int(v.kv) << " flash " << v.flash << " swa " << v.swa);
     TinyModelSpec sp = spec();
     sp.sliding_window = v.swa;
     if (v.swa > 0) sp.swa_pattern = 2;  // layer 0 windowed, layer 1 global
@@ -193,8 +193,7 @@ class SessionFileCorrupt : public ::testing::Test {
       EXPECT_NE(e.where.find(field), std::string::npos) << e.message();
     }
     if (offset >= 0) {
-      EXPECT_NE(e.where.find("offset " + std::to_string(offset)), std::string::npos)
-          << e.message();
+      EXPECT_NE(e.where.find("offset " + std::to_string(offset)), std::string::npos) << e.message();
     }
     EXPECT_EQ(target_->n_past(), 0);
     EXPECT_TRUE(target_->tokens().empty());

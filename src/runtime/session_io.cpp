@@ -20,8 +20,8 @@
 #include "edgeformer/model.h"
 #include "edgeformer/session.h"
 #include "runtime/session_file.h"
-#include "runtime/session_state.h"
 #include "runtime/session_rows.h"
+#include "runtime/session_state.h"
 
 namespace ef {
 namespace {
@@ -36,8 +36,10 @@ constexpr uint32_t kKvTypeCodes = 2;
 uint32_t kv_type_code(KvType t) { return static_cast<uint32_t>(t); }
 std::string kv_type_name(KvType t) {
   switch (t) {
-    case KvType::f32: return "f32";
-    case KvType::f16: return "f16";
+    case KvType::f32:
+      return "f32";
+    case KvType::f16:
+      return "f16";
   }
   return "type " + std::to_string(kv_type_code(t));
 }
@@ -68,8 +70,8 @@ class Source {
         const size_t want = static_cast<size_t>(std::min<uint64_t>(kIoChunk, size_ - off));
         size_t got = 0;
         while (got < want) {
-          const ssize_t r = ::pread(fd_, buf_.data() + got, want - got,
-                                    static_cast<off_t>(off + got));
+          const ssize_t r =
+              ::pread(fd_, buf_.data() + got, want - got, static_cast<off_t>(off + got));
           if (r < 0 && errno == EINTR) continue;
           if (r <= 0) return false;
           got += static_cast<size_t>(r);
@@ -153,8 +155,8 @@ Result<Header> read_header(Cursor& c) {
   EF_ASSIGN_OR_RETURN(uint32_t version, c.u32("header.version"));
   if (version != kSessionVersion) {
     return c.bad(Errc::unsupported,
-                 "session file version " + std::to_string(version) + " is not supported (expected " +
-                     std::to_string(kSessionVersion) + ")",
+                 "session file version " + std::to_string(version) +
+                     " is not supported (expected " + std::to_string(kSessionVersion) + ")",
                  "header.version", 4, "save the session again with this build");
   }
   EF_ASSIGN_OR_RETURN(uint32_t type, c.u32("header.kv_type"));
@@ -240,7 +242,8 @@ Status check_against(Cursor& c, const Header& h, const SessionState& s) {
   size = size ? checked_add(*size, h.n_past * 4) : size;  // n_past <= 2^24
   size = size ? checked_add(*size, h.n_logits * 4) : size;
   for (int64_t il = 0; il < m.n_layer && size; ++il) {
-    const uint64_t rows = static_cast<uint64_t>(session_live_rows(m, il, static_cast<int64_t>(h.n_past)));
+    const uint64_t rows =
+        static_cast<uint64_t>(session_live_rows(m, il, static_cast<int64_t>(h.n_past)));
     auto bytes = checked_mul(rows, 2 * h.row_bytes);
     size = bytes ? checked_add(*size, 16 + *bytes) : std::nullopt;
   }
@@ -267,10 +270,10 @@ Status read_payload(Cursor& c, const Header& h, SessionState& s) {
     EF_TRY(c.read(&s.tokens[static_cast<size_t>(i)], 4, field));
     const int32_t id = s.tokens[static_cast<size_t>(i)];
     if (id < 0 || id >= m.n_vocab) {
-      return c.bad(Errc::format,
-                   "token id " + std::to_string(id) + " is outside [0, " +
-                       std::to_string(m.n_vocab) + ")",
-                   field, at);
+      return c.bad(
+          Errc::format,
+          "token id " + std::to_string(id) + " is outside [0, " + std::to_string(m.n_vocab) + ")",
+          field, at);
     }
   }
   if (h.n_logits > 0) EF_TRY(c.read(s.logits.data(), h.n_logits * 4, "logits"));
@@ -445,7 +448,7 @@ Result<std::span<const float>> Session::load(const std::string& path) {
     return make_error(Errc::io, std::string("cannot open session file: ") + std::strerror(errno),
                       path);
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
     return make_error(Errc::io, "session file is not a regular file", path);
@@ -467,7 +470,7 @@ Result<SessionFileInfo> Session::peek(const std::string& path) {
     return make_error(Errc::io, std::string("cannot open session file: ") + std::strerror(errno),
                       path);
   }
-  struct stat st{};
+  struct stat st {};
   const uint64_t size = ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
   Source src(fd, size);
   Cursor c{src, path, 0, {}};

@@ -5,10 +5,10 @@
 namespace ef::cli {
 
 std::string format_memory_plan(const MemoryPlan& p) {
-  std::string out = "memory plan (ctx " + std::to_string(p.n_ctx) + ", ubatch " +
-                    std::to_string(p.n_ubatch) + ", threads " + std::to_string(p.n_threads) +
-                    (p.budget > 0 ? ", budget " + format_bytes(p.budget) : std::string(", no budget")) +
-                    "):\n";
+  std::string out =
+      "memory plan (ctx " + std::to_string(p.n_ctx) + ", ubatch " + std::to_string(p.n_ubatch) +
+      ", threads " + std::to_string(p.n_threads) +
+      (p.budget > 0 ? ", budget " + format_bytes(p.budget) : std::string(", no budget")) + "):\n";
   auto row = [&out](const char* name, uint64_t bytes, const std::string& note) {
     out += strprintf("  %-22s %12s  %s\n", name, format_bytes(bytes).c_str(), note.c_str());
   };
