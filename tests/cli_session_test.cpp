@@ -98,6 +98,45 @@ TEST_F(CliSession, AppendsPromptToLoadedSession) {
   EXPECT_GT(a.out.size(), 1u);
 }
 
+TEST_F(CliSession, MemoryBudgetOffloadsAndKeepsTheOutput) {
+  // A budget one byte below "everything resident at micro-batch 1" (computed
+  // by the library for the same options) forces KV offload; the greedy
+  // output must equal the unbudgeted flash run's.
+  auto model = Model::load(model_);
+  ASSERT_TRUE(model.ok());
+  SessionOptions o;
+  o.n_ctx = 128;
+  o.n_ubatch = 1;
+  o.n_threads = 1;
+  o.flash_attn = true;
+  const uint64_t budget = plan_memory(**model, o).value().total() - 1;
+  const std::vector<std::string> gen = {"generate", "-m",           model_, "-p", kPrompt, "-n",
+                                        "20",       "--temp",       "0",    "-t", "1",     "--ctx",
+                                        "128",      "--flash-attn", "on"};
+  const CliRun ref = run_cli(gen);
+  ASSERT_EQ(ref.exit_code, 0) << ref.err;
+  std::vector<std::string> budgeted = gen;
+  budgeted.push_back("--mem-budget");
+  budgeted.push_back(std::to_string(budget));
+  const CliRun off = run_cli(budgeted);
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_EQ(off.out, ref.out);
+  EXPECT_NE(off.err.find("KV offloaded (disk)"), std::string::npos) << off.err;
+  EXPECT_NE(off.err.find("fits the budget"), std::string::npos) << off.err;
+
+  // info shows the same plan; a budget below the weights is one clear error.
+  const CliRun info =
+      run_cli({"info", model_, "--ctx", "128", "--mem-budget", std::to_string(budget)});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(info.out.find("memory plan"), std::string::npos);
+  const CliRun tiny = run_cli({"info", model_, "--ctx", "128", "--mem-budget", "1K"});
+  EXPECT_EQ(tiny.exit_code, 1) << tiny.err;
+  ASSERT_EQ(tiny.error_lines().size(), 1u) << tiny.err;
+  EXPECT_NE(tiny.error_lines()[0].find("at least"), std::string::npos) << tiny.err;
+  const CliRun bad = run_cli({"generate", "-m", model_, "-p", "x", "--mem-budget", "lots"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+}
+
 TEST_F(CliSession, BadFilesGiveOneErrorLine) {
   const std::string file = dir_->file("c.efsession");
   ASSERT_EQ(run_cli({"generate", "-m", model_, "-p", kPrompt, "-n", "0", "--save-session", file})
