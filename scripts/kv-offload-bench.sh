@@ -10,6 +10,16 @@
 #        THREADS (2), CACHE (f16 | f32; f32 runs the much faster tiled flash
 #        kernel), SKIP_REF=1 (skip the unbudgeted run; it needs the full KV),
 #        WORK=dir (keep model, prompt and outputs there; reused if present)
+#
+# Measured 2026-11-26 on the shared 2-core dev box (heavily loaded, so wall
+# times are noise; CPU times from /usr/bin/time):
+#   ctx 6144, 4492-token prompt, f32 KV, 1 thread, 16 tokens:
+#     --mem-budget 150M: VmHWM 147.5 MiB, 46.3 s user + 0.8 s sys
+#     unbudgeted:        VmHWM 346.8 MiB, 49.0 s user + 0.2 s sys; same output
+#   ctx 32768, budget 512M (plan: 8741 positions resident, 1.03 GiB on disk):
+#     VmHWM 509.8 MiB, constant from the first micro-batch to 24k prefilled
+#     tokens (the run did not finish before the deadline: F32 flash prefill at
+#     32k is ~1 h of CPU here).
 set -euo pipefail
 bin=${1:-build/release/bin/edgeformer}
 ctx=${CTX:-32768}
