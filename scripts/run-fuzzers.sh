@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target in $1 for $2 seconds each, seeded from
 # fuzz/corpus/<target>/ (if present). Any crash fails the run.
+# Targets: gguf_fuzz (GGUF reader), tokenizer_fuzz, session_fuzz (session
+# files; it also writes a valid session of its built-in model into the
+# corpus directory at start-up, so the seed always matches the model).
 set -euo pipefail
 bin_dir=$1
 seconds=${2:-20}

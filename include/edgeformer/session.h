@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "edgeformer/error.h"
@@ -29,6 +30,14 @@ struct SessionState;
 
 enum class KvType { f32, f16 };
 
+// What a session file holds, read from its header only (Session::peek).
+struct SessionFileInfo {
+  KvType kv_type = KvType::f16;
+  int64_t n_ctx = 0;   // context of the session that saved it
+  int64_t n_past = 0;  // tokens stored
+  bool has_logits = false;
+};
+
 struct SessionOptions {
   int64_t n_ctx = 0;      // 0 = min(model's training context, 4096); may exceed it
   int64_t n_ubatch = 512; // micro-batch for prefill (>= 1; clamped to n_ctx)
@@ -38,7 +47,43 @@ struct SessionOptions {
   // at prefill and at depth). Off: the score-matrix path of llama.cpp's
   // -fa off, with its numerics (V cache transposed).
   bool flash_attn = true;
+  // Memory budget in bytes for weights + KV cache + scratch + runtime
+  // (0 = none). create() plans within it (plan_memory): the largest
+  // micro-batch <= n_ubatch that fits, else KV offload to disk (oldest
+  // positions in an unlinked temp file, flash attention forced on), else it
+  // fails with out_of_memory saying what would fit.
+  uint64_t mem_budget = 0;
+  std::string offload_dir;  // directory of the KV offload file ("" = $TMPDIR or /tmp)
 };
+
+// Where a session's memory goes (bytes). weights + kv_resident + kv_staging
+// + scratch + runtime is what the process holds; kv_offloaded lives in a
+// file (page cache, not counted in our RSS).
+struct MemoryPlan {
+  uint64_t budget = 0;        // 0 = none
+  uint64_t weights = 0;       // mapped model file: every page is touched per token
+  uint64_t kv_resident = 0;   // KV cache buffers
+  uint64_t kv_offloaded = 0;  // KV rows kept on disk at a full context
+  uint64_t kv_staging = 0;    // offload: one layer's rows read back for attention
+  uint64_t scratch = 0;       // activations, attention, matmul scratch, logits
+  uint64_t matmul_scratch = 0;  // part of scratch held in a std::vector (not a Buffer)
+  uint64_t runtime = 0;       // estimate: tokenizer tables, token history, stacks
+  int64_t n_ctx = 0;
+  int64_t n_ubatch = 0;
+  int n_threads = 0;
+  // Positions of each global-attention layer kept in memory (n_ctx without
+  // offload); older ones are on disk.
+  int64_t kv_resident_positions = 0;
+  bool offload = false;
+  bool flash_forced = false;  // offload needs the flash (row-major V) layout
+  uint64_t total() const { return weights + kv_resident + kv_staging + scratch + runtime; }
+};
+
+// The memory plan Session::create would use for these options (defaults
+// resolved). Without a budget it just describes the options. With one, it
+// fails (out_of_memory) if nothing fits, naming the budget that would and
+// the largest context that fits without offload.
+Result<MemoryPlan> plan_memory(const Model& model, const SessionOptions& options);
 
 class Session {
  public:
@@ -57,12 +102,31 @@ class Session {
   // would overflow (out_of_range). The span is valid until the next call.
   Result<std::span<const float>> eval(std::span<const int32_t> tokens, bool all_logits = false);
 
+  // Session files (format: src/runtime/session_file.h). save() writes the
+  // token ids, the KV rows of positions [0, n_past) (sliding-window layers:
+  // only the rows a later query can see) and the last logits to `path`
+  // atomically (temp file, fsync, rename).
+  Status save(const std::string& path) const;
+  // Replaces this session's contents with a saved state. Everything is
+  // validated before the cache is touched: magic, version, the model
+  // (n_layer, n_vocab, KV row size, hyper-parameter and weight hashes), the
+  // cache type, n_past <= n_ctx, the exact file size (checked arithmetic);
+  // then rows are read and the checksum verified. Errors name the field and
+  // byte offset. On failure the session is left empty (reset). Returns the
+  // stored logits after the last token (empty if the file has none).
+  Result<std::span<const float>> load(const std::string& path);
+  Result<std::span<const float>> load_from_bytes(std::span<const uint8_t> bytes);
+  // Header of a session file, validated on its own (magic, version, ranges).
+  static Result<SessionFileInfo> peek(const std::string& path);
+
   void reset();                     // clear the cache, position 0
+  std::span<const int32_t> tokens() const;  // ids at positions [0, n_past)
   int64_t n_past() const;           // tokens in the cache
   int64_t n_ctx() const;
   const SessionOptions& options() const;  // with defaults resolved
   uint64_t kv_cache_bytes() const;
   uint64_t scratch_bytes() const;
+  const MemoryPlan& memory_plan() const;
 
  private:
   Session() = default;

@@ -45,7 +45,8 @@ FlashRow* row_storage(FlashRow* stack, std::vector<FlashRow>& big, int64_t need)
 // micro-batch split or the thread count.
 void flash_layer_attention(const ModelConfig& c, const KvCache& cache, int64_t il, const float* q,
                            float* out, int64_t n, int64_t n_past, ForwardScratch& scratch,
-                           ThreadPool& pool, const kernels::KernelTable& table) {
+                           ThreadPool& pool, const kernels::KernelTable& table,
+                           const StagedKv* staged) {
   const int64_t hd = c.head_dim;
   const int64_t q_dim = c.n_head * hd;
   const int64_t group = c.n_head / c.n_head_kv;
@@ -63,6 +64,11 @@ void flash_layer_attention(const ModelConfig& c, const KvCache& cache, int64_t i
     kv.type = cache.type() == KvType::f16 ? DType::F16 : DType::F32;
     kv.dk = kv.dv = hd;
     kv.ring = cache.ring(il);
+    if (staged != nullptr) {  // KV offload: the same rows, gathered linearly
+      kv.k = staged->k + kvh * hd * eb;
+      kv.v = staged->v + kvh * hd * eb;
+      kv.ring = 0;
+    }
     return kv;
   };
   constexpr int64_t CH = kFlashKvChunk;
@@ -147,7 +153,7 @@ void flash_layer_attention(const ModelConfig& c, const KvCache& cache, int64_t i
 
 void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const float* q, float* out,
                int64_t n, int64_t n_past, ForwardScratch& scratch, ThreadPool& pool,
-               const kernels::KernelTable& table) {
+               const kernels::KernelTable& table, const StagedKv* staged) {
   const int64_t hd = c.head_dim;
   const int64_t q_dim = c.n_head * hd;
   const int64_t group = c.n_head / c.n_head_kv;  // query heads per KV head
@@ -172,7 +178,7 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
   };
 
   if (!cache.v_transposed()) {
-    flash_layer_attention(c, cache, il, q, out, n, n_past, scratch, pool, table);
+    flash_layer_attention(c, cache, il, q, out, n, n_past, scratch, pool, table, staged);
     return;
   }
 

@@ -12,6 +12,13 @@ namespace kernels {
 struct KernelTable;
 }
 
+// Layer il's K and V rows of positions [0, n_past + n), copied into linear
+// [position][kv_dim] buffers (KV offload: runtime/kv_offload.h). Flash only.
+struct StagedKv {
+  const char* k = nullptr;
+  const char* v = nullptr;
+};
+
 // q:   [n][n_head * head_dim] rotated queries of tokens at positions n_past + t
 // out: [n][n_head * head_dim] softmax(q k^T / sqrt(head_dim)) v per head
 // The keys/values of positions [0, n_past + n) of layer `il` must already be
@@ -20,6 +27,6 @@ struct KernelTable;
 // depends only on its own query and the cache, never on the batch.
 void attention(const ModelConfig& config, const KvCache& cache, int64_t il, const float* q,
                float* out, int64_t n, int64_t n_past, ForwardScratch& scratch, ThreadPool& pool,
-               const kernels::KernelTable& table);
+               const kernels::KernelTable& table, const StagedKv* staged = nullptr);
 
 }  // namespace ef

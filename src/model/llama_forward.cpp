@@ -26,6 +26,7 @@
 #include "model/flash_attention.h"
 #include "model/llama_weights.h"
 #include "runtime/kv_cache.h"
+#include "runtime/kv_offload.h"
 
 namespace ef {
 namespace {
@@ -97,7 +98,7 @@ uint64_t ForwardScratch::bytes() const {
 
 void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
                    ForwardScratch& s, ThreadPool& pool, const int32_t* tokens, int64_t n,
-                   int64_t n_past, int64_t out_begin, float* logits) {
+                   int64_t n_past, int64_t out_begin, float* logits, KvOffload* offload) {
   const kernels::KernelTable& kt = kernels::active();
   const int64_t n_embd = c.n_embd;
   const int64_t q_dim = c.n_head * c.head_dim;
@@ -141,7 +142,14 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
     // cache[il][n_past + t] = k[t], v[t]
     for (int64_t t = 0; t < n; ++t) cache.store(il, n_past + t, k + t * kv_dim, v + t * kv_dim);
     // att = softmax(q k^T / sqrt(head_dim)) v per head      [n][q_dim]
-    attention(c, cache, il, q, att, n, n_past, s, pool, kt);
+    StagedKv staged;
+    const StagedKv* staged_ptr = nullptr;
+    if (offload != nullptr && offload->offloaded(il)) {
+      offload->stage(cache, il, n_past + n);  // positions [0, n_past + n), linear
+      staged = {offload->staged_k(), offload->staged_v()};
+      staged_ptr = &staged;
+    }
+    attention(c, cache, il, q, att, n, n_past, s, pool, kt, staged_ptr);
     // x += att Wo^T                                          [n][n_embd]
     kernels::matmul(L.attn_output, att, n, proj, n_embd, mm, pool, kt);
     ops::add(x, proj, n * n_embd);

@@ -11,6 +11,7 @@
 
 namespace ef {
 class KvCache;
+class KvOffload;
 class ThreadPool;
 struct LlamaWeights;
 
@@ -53,8 +54,11 @@ struct ForwardScratch {
 // order, and each token's computation does not depend on which other tokens
 // share its micro-batch, so logits are bit-identical for any thread count and
 // any split of a prompt into micro-batches.
+// `offload` (optional): layers it offloads attend over rows it stages from
+// disk + ring (the caller ran offload->before_store for this batch first).
 void llama_forward(const ModelConfig& config, const LlamaWeights& weights, KvCache& cache,
                    ForwardScratch& scratch, ThreadPool& pool, const int32_t* tokens, int64_t n,
-                   int64_t n_past, int64_t out_begin, float* logits);
+                   int64_t n_past, int64_t out_begin, float* logits,
+                   KvOffload* offload = nullptr);
 
 }  // namespace ef

@@ -76,6 +76,13 @@ class KvCache {
   void* k_data() const { return k_.data(); }
   void* v_data() const { return v_.data(); }
 
+  // Byte copies of one position's key and value rows (row_bytes() each, in
+  // the cache's element type), whatever the V layout: session files and the
+  // disk offload move rows with these, so new element types only need
+  // row_bytes() to be right (kv_cache_rows.cpp).
+  void get_rows(int64_t il, int64_t pos, void* k, void* v) const;
+  void put_rows(int64_t il, int64_t pos, const void* k, const void* v);
+
  private:
   char* k_base(int64_t il) const { return k_.as<char>() + offset_[static_cast<size_t>(il)]; }
   char* v_base(int64_t il) const { return v_.as<char>() + offset_[static_cast<size_t>(il)]; }

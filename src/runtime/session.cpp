@@ -16,28 +16,15 @@
 #include "model/llama_forward.h"
 #include "model/llama_weights.h"
 #include "runtime/kv_cache.h"
+#include "runtime/kv_offload.h"
+#include "runtime/memory_plan.h"
+#include "runtime/session_rows.h"
+#include "runtime/session_state.h"
 
 namespace ef {
 
-struct SessionState {
-  const Model* model = nullptr;
-  SessionOptions options;  // effective values (defaults resolved)
-  std::unique_ptr<ThreadPool> pool;
-  KvCache cache;
-  ForwardScratch scratch;
-  // deepseek2 (MLA) models use these instead of cache/scratch.
-  bool mla = false;
-  MlaCache mla_cache;
-  Deepseek2Scratch mla_scratch;
-  Buffer logits;  // grows to the largest request; [rows][n_vocab]
-  int64_t n_past = 0;
-};
 
 namespace {
-constexpr int64_t kDefaultMaxCtx = 4096;
-constexpr int64_t kMaxCtx = int64_t{1} << 24;
-constexpr int kMaxThreads = 1024;
-
 Status ensure_logits(SessionState& s, int64_t rows) {
   const int64_t n_vocab = s.model->config().n_vocab;
   auto elems = checked_mul(static_cast<uint64_t>(rows), static_cast<uint64_t>(n_vocab));
@@ -56,32 +43,17 @@ Session::~Session() = default;
 
 Result<std::unique_ptr<Session>> Session::create(const Model& model, SessionOptions options) {
   const ModelConfig& c = model.config();
-  if (options.n_ctx < 0 || options.n_ctx > kMaxCtx) {
-    return make_error(Errc::invalid_argument,
-                      "context size " + std::to_string(options.n_ctx) + " is outside [0, " +
-                          std::to_string(kMaxCtx) + "]",
-                      "SessionOptions::n_ctx", "0 means the model's training context (max 4096)");
-  }
-  if (options.n_ctx == 0) options.n_ctx = std::min(c.n_ctx_train, kDefaultMaxCtx);
-  if (options.n_ubatch <= 0) {
-    return make_error(Errc::invalid_argument,
-                      "micro-batch size " + std::to_string(options.n_ubatch) + " must be >= 1",
-                      "SessionOptions::n_ubatch");
-  }
-  options.n_ubatch = std::min(options.n_ubatch, options.n_ctx);
-  if (options.n_threads < 0 || options.n_threads > kMaxThreads) {
-    return make_error(Errc::invalid_argument,
-                      "thread count " + std::to_string(options.n_threads) + " is outside [0, " +
-                          std::to_string(kMaxThreads) + "]",
-                      "SessionOptions::n_threads", "0 means one thread per hardware thread");
-  }
-  if (options.n_threads == 0) {
-    options.n_threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  }
+  // The plan resolves defaults and, under a budget, picks n_ubatch and the
+  // KV offload; the allocations below follow it exactly.
+  EF_ASSIGN_OR_RETURN(MemoryPlan plan, plan_memory(model, options));
+  EF_ASSIGN_OR_RETURN(options, resolve_session_options(c, options));
+  options.n_ubatch = plan.n_ubatch;
+  if (plan.offload) options.flash_attn = true;
 
   auto state = std::make_unique<SessionState>();
   state->model = &model;
   state->options = options;
+  state->plan = plan;
   state->mla = c.architecture == "deepseek2";
   if (state->mla) {
     EF_ASSIGN_OR_RETURN(state->mla_cache, MlaCache::create(c.n_layer, options.n_ctx, c.kv_lora_rank,
@@ -91,20 +63,26 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, SessionOpti
                                                                      options.n_threads));
   } else {
     // Sliding-window layers keep a ring of window + n_ubatch - 1 rows under
-    // flash attention (see kv_cache.h); the score-matrix path keeps them linear.
-    std::vector<int64_t> ring(static_cast<size_t>(c.n_layer), 0);
-    for (int64_t il = 0; il < c.n_layer; ++il) {
-      if (options.flash_attn && c.is_swa(il)) {
-        ring[static_cast<size_t>(il)] = c.n_swa + options.n_ubatch - 1;
-      }
-    }
+    // flash attention (see kv_cache.h); the score-matrix path keeps them
+    // linear. With offload, global layers are rings of the resident rows.
+    const int64_t resident = plan.offload ? plan.kv_resident_positions : 0;
+    const std::vector<int64_t> ring = kv_ring_caps(c, options, resident);
     EF_ASSIGN_OR_RETURN(state->cache, KvCache::create(c.n_layer, options.n_ctx,
                                                       c.n_head_kv * c.head_dim, options.kv_type,
                                                       !options.flash_attn, ring));
     EF_ASSIGN_OR_RETURN(state->scratch, ForwardScratch::create(c, options.n_ubatch, options.n_ctx,
                                                                options.n_threads));
+    if (plan.offload) {
+      std::vector<bool> offloaded(static_cast<size_t>(c.n_layer));
+      for (int64_t il = 0; il < c.n_layer; ++il) {
+        offloaded[static_cast<size_t>(il)] = state->cache.ring(il) == resident;
+      }
+      EF_ASSIGN_OR_RETURN(state->offload, KvOffload::create(state->cache, std::move(offloaded),
+                                                            resident, options.offload_dir));
+    }
   }
   EF_TRY(ensure_logits(*state, 1));
+  state->tokens.reserve(static_cast<size_t>(options.n_ctx));
   state->pool = std::make_unique<ThreadPool>(options.n_threads);
 
   std::unique_ptr<Session> session(new Session());
@@ -152,22 +130,38 @@ Result<std::span<const float>> Session::eval(std::span<const int32_t> tokens, bo
                         tokens.data() + begin, len, s.n_past, out_begin, dst,
                         s.options.flash_attn ? MlaMode::flash : MlaMode::absorbed);
     } else {
+      if (s.offload) {
+        Status spilled = s.offload->before_store(s.cache, s.n_past, len);
+        if (!spilled.ok()) {
+          session_clear(s);  // the cache may have lost rows
+          return spilled.take_error();
+        }
+      }
       llama_forward(c, s.model->weights(), s.cache, s.scratch, *s.pool, tokens.data() + begin,
-                    len, s.n_past, out_begin, dst);
+                    len, s.n_past, out_begin, dst, s.offload.get());
+      if (s.offload && !s.offload->error().ok()) {
+        Error e = s.offload->error().error();
+        session_clear(s);
+        return e;
+      }
     }
     s.n_past += len;
   }
+  s.tokens.insert(s.tokens.end(), tokens.begin(), tokens.end());
+  s.last_logits_row = all_logits ? n - 1 : 0;
   const size_t count = static_cast<size_t>((all_logits ? n : 1) * c.n_vocab);
   return std::span<const float>(out, count);
 }
 
-void Session::reset() { state_->n_past = 0; }
+void Session::reset() { session_clear(*state_); }
+std::span<const int32_t> Session::tokens() const { return state_->tokens; }
 int64_t Session::n_past() const { return state_->n_past; }
 int64_t Session::n_ctx() const { return state_->options.n_ctx; }
 const SessionOptions& Session::options() const { return state_->options; }
 uint64_t Session::kv_cache_bytes() const {
   return state_->cache.bytes() + state_->mla_cache.bytes();
 }
+const MemoryPlan& Session::memory_plan() const { return state_->plan; }
 uint64_t Session::scratch_bytes() const {
   return state_->scratch.bytes() + state_->mla_scratch.bytes() + state_->logits.size_bytes();
 }

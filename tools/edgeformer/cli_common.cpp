@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdarg>
+#include <cstdlib>
 #include <cstdio>
 
 #include "kernels/kernels.h"
@@ -113,6 +115,40 @@ void Progress::draw(int64_t done, bool final) {
     std::fprintf(stderr, "%s\n", line.c_str());
   }
   std::fflush(stderr);
+}
+
+}  // namespace ef::cli
+
+namespace ef::cli {
+
+Result<uint64_t> parse_byte_size(const std::string& text) {
+  auto bad = [&text]() {
+    return make_error(Errc::invalid_argument, "bad byte size '" + text + "'", "",
+                      "use a number with an optional K, M, G or T suffix, e.g. 512M");
+  };
+  if (text.empty() || !(std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '.')) {
+    return bad();
+  }
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  std::string unit(end);
+  if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
+  if (unit.size() == 2 && (unit[1] == 'i' || unit[1] == 'I')) unit.pop_back();
+  double scale = 1;
+  if (unit.size() == 1) {
+    switch (unit[0]) {
+      case 'k': case 'K': scale = 1024.0; break;
+      case 'm': case 'M': scale = 1024.0 * 1024; break;
+      case 'g': case 'G': scale = 1024.0 * 1024 * 1024; break;
+      case 't': case 'T': scale = 1024.0 * 1024 * 1024 * 1024; break;
+      default: return bad();
+    }
+  } else if (!unit.empty()) {
+    return bad();
+  }
+  const double bytes = value * scale;
+  if (!(bytes >= 1) || bytes > 1.8e19) return bad();
+  return static_cast<uint64_t>(bytes);
 }
 
 }  // namespace ef::cli

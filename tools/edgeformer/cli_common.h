@@ -53,6 +53,10 @@ std::string format_params(uint64_t n);
 // printf into a std::string.
 std::string strprintf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// "512M", "1.5G", "64KiB", "1000000" -> bytes (K/M/G/T are powers of 1024);
+// fails on anything else, zero or overflow.
+Result<uint64_t> parse_byte_size(const std::string& text);
+
 // "12.34 ms" below a second, "3.210 s" above.
 std::string format_seconds(double seconds);
 // Seconds since `start` on the steady clock.

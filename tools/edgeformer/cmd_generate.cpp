@@ -8,7 +8,9 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "edgeformer/sampler.h"
 #include "edgeformer/session.h"
 #include "edgeformer/tokenizer.h"
+#include "plan_table.h"
 #include "session_flags.h"
 
 namespace ef::cli {
@@ -26,10 +29,13 @@ namespace {
 struct GenerateOptions {
   std::string model;
   std::string prompt;
+  std::string prompt_file;  // -f: the prompt is this file's contents
   int64_t n_predict = 128;
   SamplerOptions sampling;
   int64_t repeat_last_n = 64;
   bool no_display_prompt = false;
+  std::string save_session;  // write the state after the prompt here
+  std::string load_session;  // continue from this saved state
   SessionFlags session;
 };
 
@@ -39,7 +45,18 @@ void write_out(const std::string& text) {
   std::fflush(stdout);
 }
 
-Status run_generate(const GenerateOptions& o) {
+Status run_generate(GenerateOptions o) {
+  if (!o.prompt_file.empty()) {
+    if (!o.prompt.empty()) return usage_error("pass either -p or -f, not both", "-f");
+    std::ifstream in(o.prompt_file, std::ios::binary);
+    if (!in) {
+      return make_error(Errc::io, "cannot open prompt file", o.prompt_file,
+                        "check the path and permissions");
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    o.prompt = ss.str();
+  }
   if (o.n_predict < 0) {
     return usage_error(
         "number of tokens to generate must be >= 0, got " + std::to_string(o.n_predict), "-n");
@@ -50,16 +67,41 @@ Status run_generate(const GenerateOptions& o) {
                        "pass the prompt as UTF-8 text");
   }
   EF_TRY(o.session.validate_and_apply());
+  if (o.prompt.empty() && o.load_session.empty()) {
+    return usage_error("no prompt", "-p", "pass -p TEXT, or --load-session FILE to continue one");
+  }
 
   EF_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Model::load(o.model));
-  EF_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
-                      Session::create(*model, o.session.session_options()));
+  SessionOptions sess_opts = o.session.session_options();
+  if (!o.load_session.empty() && sess_opts.n_ctx == 0) {
+    // Default context: the saving session's, so the stored tokens fit.
+    EF_ASSIGN_OR_RETURN(SessionFileInfo info, Session::peek(o.load_session));
+    sess_opts.n_ctx = info.n_ctx;
+  }
+  EF_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::create(*model, sess_opts));
+  if (sess_opts.mem_budget > 0) {
+    std::fputs(format_memory_plan(session->memory_plan()).c_str(), stderr);
+  }
   const Tokenizer& tok = model->tokenizer();
-  const std::vector<int32_t> prompt = tok.encode(o.prompt, /*add_bos=*/true);
+  std::span<const float> logits;
+  std::vector<int32_t> stored;
+  if (!o.load_session.empty()) {
+    EF_ASSIGN_OR_RETURN(logits, session->load(o.load_session));
+    stored.assign(session->tokens().begin(), session->tokens().end());
+  }
+  // A continued session gets the new text without a second BOS.
+  const std::vector<int32_t> prompt =
+      o.prompt.empty() ? std::vector<int32_t>() : tok.encode(o.prompt, /*add_bos=*/stored.empty());
   const int64_t n_ctx = session->n_ctx();
-  if (prompt.empty()) return usage_error("prompt is empty after tokenization", "-p");
-  if (static_cast<int64_t>(prompt.size()) >= n_ctx) {
-    return usage_error("prompt is " + std::to_string(prompt.size()) +
+  if (prompt.empty() && stored.empty()) {
+    return usage_error("prompt is empty after tokenization", "-p");
+  }
+  if (prompt.empty() && logits.empty()) {
+    return usage_error("the session file has no logits to continue from", "--load-session",
+                       "pass -p with more text");
+  }
+  if (static_cast<int64_t>(stored.size() + prompt.size()) >= n_ctx) {
+    return usage_error("prompt is " + std::to_string(stored.size() + prompt.size()) +
                            " tokens but the context holds only " + std::to_string(n_ctx) +
                            " (and needs room to generate)",
                        "-p", "shorten the prompt or raise --ctx");
@@ -68,17 +110,22 @@ Status run_generate(const GenerateOptions& o) {
   // Echo the prompt verbatim. The detokenizer still sees the prompt tokens
   // (output dropped) so the completion's first token keeps its leading space.
   StreamingDetokenizer detok(tok);
+  for (int32_t id : stored) (void)detok.push(id);
   for (int32_t id : prompt) (void)detok.push(id);
   if (!o.no_display_prompt) write_out(o.prompt);
 
   SamplerOptions sopts = o.sampling;
   sopts.penalty_last_n = static_cast<int32_t>(o.repeat_last_n);
   Sampler sampler(sopts);
+  for (int32_t id : stored) sampler.accept(id);
   for (int32_t id : prompt) sampler.accept(id);
 
   const auto t_prompt = std::chrono::steady_clock::now();
-  EF_ASSIGN_OR_RETURN(std::span<const float> logits, session->eval(prompt));
+  if (!prompt.empty()) {
+    EF_ASSIGN_OR_RETURN(logits, session->eval(prompt));
+  }
   const double prompt_seconds = seconds_since(t_prompt);
+  if (!o.save_session.empty()) EF_TRY(session->save(o.save_session));
 
   const auto t_gen = std::chrono::steady_clock::now();
   int64_t n_generated = 0;
@@ -117,10 +164,15 @@ Status run_generate(const GenerateOptions& o) {
                format_bytes(mem.peak_bytes).c_str(), format_bytes(mem.mapped_bytes).c_str(),
                format_bytes(process_peak_rss_bytes()).c_str());
   std::fprintf(stderr,
-               "session:   ctx %lld, threads %d, ubatch %lld, KV %s, flash attention %s, "
+               "session:   ctx %lld, threads %d, ubatch %lld, KV %s%s, flash attention %s, "
                "kernels %s\n",
                static_cast<long long>(n_ctx), session->options().n_threads,
                static_cast<long long>(session->options().n_ubatch), o.session.cache_type.c_str(),
+               session->memory_plan().offload
+                   ? (" (" + std::to_string(session->memory_plan().kv_resident_positions) +
+                      " positions resident, rest offloaded)")
+                         .c_str()
+                   : "",
                session->options().flash_attn ? "on" : "off", active_isa_name().c_str());
   return Status::success();
 }
@@ -131,7 +183,9 @@ void add_generate_command(CLI::App& app, CommandList& commands) {
   auto o = std::make_shared<GenerateOptions>();
   CLI::App* sub = app.add_subcommand("generate", "Generate text from a prompt");
   sub->add_option("-m,--model", o->model, "GGUF model file")->required();
-  sub->add_option("-p,--prompt", o->prompt, "Prompt text (UTF-8)")->required();
+  sub->add_option("-p,--prompt", o->prompt,
+                  "Prompt text (UTF-8); with --load-session: text appended to the stored one");
+  sub->add_option("-f,--file", o->prompt_file, "Read the prompt from this file");
   sub->add_option("-n,--n-predict", o->n_predict, "Tokens to generate")->capture_default_str();
   sub->add_option("--temp", o->sampling.temperature, "Temperature (<= 0: greedy)")
       ->capture_default_str();
@@ -144,6 +198,10 @@ void add_generate_command(CLI::App& app, CommandList& commands) {
       ->capture_default_str();
   sub->add_option("-s,--seed", o->sampling.seed, "Sampling seed")->capture_default_str();
   sub->add_flag("--no-display-prompt", o->no_display_prompt, "Print only the completion");
+  sub->add_option("--save-session", o->save_session,
+                  "Save the session (tokens, KV cache, logits) after the prompt to this file");
+  sub->add_option("--load-session", o->load_session,
+                  "Continue a session saved with --save-session (same model)");
   o->session.add_to(*sub, "Context length (default: the model's, at most 4096)");
   commands.push_back({sub, [o]() { return run_generate(*o); }});
 }

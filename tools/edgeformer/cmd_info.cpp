@@ -14,6 +14,7 @@
 #include "edgeformer/session.h"
 #include "edgeformer/tokenizer.h"
 #include "gguf_format.h"
+#include "plan_table.h"
 #include "io/gguf.h"
 
 namespace ef::cli {
@@ -23,6 +24,7 @@ struct InfoOptions {
   std::string model;
   int64_t n_ctx = 0;
   int64_t n_ubatch = 512;
+  std::string mem_budget;
   bool all_metadata = false;
 };
 
@@ -140,16 +142,20 @@ Status run_info(const InfoOptions& o) {
   so.n_ubatch = o.n_ubatch;
   so.n_threads = 1;
   so.kv_type = KvType::f16;
-  EF_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::create(**model, so));
-  const uint64_t weights = (*model)->weight_bytes();
-  const uint64_t kv = session->kv_cache_bytes();
-  const uint64_t scratch = session->scratch_bytes();
+  if (!o.mem_budget.empty()) {
+    EF_ASSIGN_OR_RETURN(so.mem_budget, parse_byte_size(o.mem_budget));
+  }
+  // The planner's numbers are the allocations Session::create makes
+  // (runtime/memory_plan.cpp; tested against Buffer's accounting).
+  EF_ASSIGN_OR_RETURN(MemoryPlan plan, plan_memory(**model, so));
   std::printf(
       "\nmemory at ctx %lld, ubatch %lld: weights %s (mapped) + KV cache F16 %s + scratch "
       "%s = %s\n",
-      static_cast<long long>(session->n_ctx()), static_cast<long long>(o.n_ubatch),
-      format_bytes(weights).c_str(), format_bytes(kv).c_str(), format_bytes(scratch).c_str(),
-      format_bytes(weights + kv + scratch).c_str());
+      static_cast<long long>(plan.n_ctx), static_cast<long long>(plan.n_ubatch),
+      format_bytes(plan.weights).c_str(), format_bytes(plan.kv_resident).c_str(),
+      format_bytes(plan.scratch).c_str(),
+      format_bytes(plan.weights + plan.kv_resident + plan.scratch).c_str());
+  std::printf("%s", format_memory_plan(plan).c_str());
   return Status::success();
 }
 
@@ -165,11 +171,18 @@ void add_info_command(CLI::App& app, CommandList& commands) {
                   "Context length for the memory estimate "
                   "(default: training context, at most 4096)");
   sub->add_option("-u,--ubatch", o->n_ubatch, "Micro-batch size for the scratch estimate");
+  sub->add_option("--mem-budget", o->mem_budget,
+                  "Plan within this memory budget (e.g. 512M): micro-batch, KV offload");
   sub->add_flag("--all", o->all_metadata, "Show more elements of long arrays");
   commands.push_back({sub, [o]() -> Status {
                         if (o->n_ctx < 0) return usage_error("--ctx must be >= 0", "--ctx");
                         if (o->n_ubatch <= 0)
                           return usage_error("--ubatch must be > 0", "--ubatch");
+                        if (!o->mem_budget.empty()) {
+                          auto b = parse_byte_size(o->mem_budget);
+                          if (!b.ok())
+                            return usage_error(b.error().what, "--mem-budget", b.error().hint);
+                        }
                         return run_info(*o);
                       }});
 }

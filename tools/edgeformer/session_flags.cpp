@@ -15,6 +15,9 @@ void SessionFlags::add_to(CLI::App& app, const char* ctx_help) {
   app.add_option("--flash-attn", flash_attn,
                  "Flash attention: on (default: tiled online softmax in F32, no T x T "
                  "buffers) or off (score matrix, llama.cpp's -fa off numerics)");
+  app.add_option("--mem-budget", mem_budget,
+                 "Memory budget for weights + KV + scratch (e.g. 512M, 2G): smaller micro-batches, "
+                 "then KV offload to disk ($TMPDIR), else an error saying what fits");
   app.add_option("--isa", isa, "Kernel ISA: scalar, avx2, avx512 (default: best available)");
 }
 
@@ -31,6 +34,10 @@ Status SessionFlags::validate_and_apply() const {
   if (flash_attn != "on" && flash_attn != "off") {
     return usage_error("unknown --flash-attn value '" + flash_attn + "'", "--flash-attn",
                        "use on or off");
+  }
+  if (!mem_budget.empty()) {
+    auto b = parse_byte_size(mem_budget);
+    if (!b.ok()) return usage_error(b.error().what, "--mem-budget", b.error().hint);
   }
   if (isa.empty()) return Status::success();
   auto parsed = kernels::parse_isa(isa);
@@ -56,6 +63,10 @@ SessionOptions SessionFlags::session_options() const {
   o.n_threads = n_threads;
   o.kv_type = cache_type == "f32" ? KvType::f32 : KvType::f16;
   o.flash_attn = flash_attn == "on";
+  if (!mem_budget.empty()) {
+    auto b = parse_byte_size(mem_budget);
+    o.mem_budget = b.ok() ? *b : 0;  // validate_and_apply() rejected bad values
+  }
   return o;
 }
 

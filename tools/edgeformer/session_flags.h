@@ -24,8 +24,10 @@ struct SessionFlags {
   // (faster at prefill and at depth, see bench/README.md); "off" reproduces
   // llama.cpp's -fa off numerics (the llama.cpp comparison uses it).
   std::string flash_attn = "on";  // on | off (llama.cpp's -fa)
+  std::string mem_budget;  // "" = none; e.g. 512M, 2G, 1.5GiB, 1000000
 
-  // Registers -t/--threads, -c/--ctx, -u/--ubatch, --cache-type, --flash-attn, --isa.
+  // Registers -t/--threads, -c/--ctx, -u/--ubatch, --cache-type, --flash-attn, --isa,
+  // --mem-budget.
   // `ctx_help` documents the default of --ctx; nullptr: no --ctx flag.
   void add_to(CLI::App& app, const char* ctx_help);
   // Range checks (usage errors), then selects the ISA.
