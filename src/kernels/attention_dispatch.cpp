@@ -7,6 +7,9 @@
 #if defined(EF_HAVE_X86)
 #include "kernels/x86/attention_kernels.h"
 #endif
+#if defined(EF_HAVE_ARM)
+#include "kernels/arm/neon_attention.h"
+#endif
 
 namespace ef::kernels {
 
@@ -40,7 +43,7 @@ void fill_attention(AttentionKernels& t) {
 
 namespace {
 
-enum Slot { kScalar, kAvx2, kAvx512, kNumSlots };
+enum Slot { kScalar, kAvx2, kAvx512, kNeon, kNumSlots };
 
 Slot slot_of(Isa isa) {
   switch (isa) {
@@ -52,6 +55,11 @@ Slot slot_of(Isa isa) {
     case Isa::amx:
       return kAvx512;
 #endif
+#if defined(EF_HAVE_ARM)
+    case Isa::neon:
+    case Isa::neon_dotprod:  // no integer dot products in attention
+      return kNeon;
+#endif
     default:
       return kScalar;
   }
@@ -62,6 +70,8 @@ void fill(Slot slot, AttentionKernels& t) {
 #if defined(EF_HAVE_X86)
   if (slot == kAvx2 || slot == kAvx512) x86::avx2::fill_attention(t);
   if (slot == kAvx512) x86::avx512::fill_attention(t);
+#elif defined(EF_HAVE_ARM)
+  if (slot == kNeon) arm::neon::fill_attention(t);
 #else
   (void)slot;
 #endif

@@ -113,7 +113,7 @@ TEST(AttentionKernelsTest, FlashTileMatchesScalarOracleOnEveryIsa) {
   compare(576, 512, 3);  // MLA
   compare(64, 48, 4);    // dv: 16-float chunks after the 32/64 ones
   compare(40, 24, 5);    // multiples of 8 only: AVX-512 falls back
-  compare(36, 20, 6);    // neither: every ISA falls back
+  compare(36, 20, 6);    // neither: every x86 ISA falls back (NEON takes multiples of 4)
 }
 
 TEST(AttentionKernelsTest, FirstTileOfARowIgnoresItsInitialAccumulator) {
