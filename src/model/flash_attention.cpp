@@ -107,7 +107,9 @@ void flash_attend(const FlashKv& kv, const FlashRow* rows, int64_t n_rows, float
   float* M = e + T;                   // [n_rows] running max
   float* S = M + n_rows;              // [n_rows] running sum
   float* acc = S + n_rows;            // [n_rows][dv] unnormalised output
-  const kernels::ToFloatFn widen = table.f16.to_float;
+  // Rows of the cache's element types -> F32 (F32 rows are copied).
+  const kernels::ToFloatFn widen_k = table.for_type(kv.f16 ? DType::F16 : kv.k_type).to_float;
+  const kernels::ToFloatFn widen_v = table.for_type(kv.f16 ? DType::F16 : kv.v_type).to_float;
   const kernels::VecDotFn dot = table.f32.vec_dot;
 
   int64_t lo_all = INT64_MAX, hi_all = 0;
@@ -137,13 +139,8 @@ void flash_attend(const FlashKv& kv, const FlashRow* rows, int64_t n_rows, float
       const char* vr = kv.v + static_cast<size_t>(row) * kv.v_stride;
       float* kd = ktile + (p - t0) * dk;
       float* vd = vtile + (p - t0) * dv;
-      if (kv.f16) {
-        widen(kr, kd, dk);
-        widen(vr, vd, dv);
-      } else {
-        std::copy_n(reinterpret_cast<const float*>(kr), dk, kd);
-        std::copy_n(reinterpret_cast<const float*>(vr), dv, vd);
-      }
+      widen_k(kr, kd, dk);
+      widen_v(vr, vd, dv);
     }
 
     for (int64_t r = 0; r < n_rows; ++r) {

@@ -23,6 +23,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/dtype.h"
+
 namespace ef {
 namespace kernels {
 struct KernelTable;
@@ -31,15 +33,15 @@ struct KernelTable;
 constexpr int64_t kFlashKvTile = 64;  // KV positions per tile (ggml: GGML_FA_TILE_KV)
 constexpr int64_t kFlashQueryBlock = 16;  // tokens per attention task (x GQA group rows)
 
-// One KV head of a cache: rows of `dk` key and `dv` value elements (F32 or
-// F16). Position p lives in row p, or p % ring when ring > 0 (ring-buffer
+// One KV head of a cache: rows of `dk` key and `dv` value elements (types
+// below; anything but F16/F16 and F32/F32 is widened tile by tile). Position p lives in row p, or p % ring when ring > 0 (ring-buffer
 // caches of sliding-window layers).
 struct FlashKv {
   const char* k = nullptr;
   size_t k_stride = 0;  // bytes between consecutive rows
   const char* v = nullptr;
   size_t v_stride = 0;
-  bool f16 = false;     // element type: F16 if true, else F32
+  bool f16 = false;     // K and V both F16 (overrides k_type / v_type below)
   int64_t dk = 0;
   int64_t dv = 0;
   int64_t ring = 0;     // 0 = linear cache
@@ -47,6 +49,11 @@ struct FlashKv {
   // matches llama.cpp, drifts ~1e-2 relative over thousands of near-uniform
   // positions); false = widen to F32 and accumulate in F32 (tiled path).
   bool f16_accumulate = true;
+  // Element types of the K and V rows when !f16 (any dtype with a to_float
+  // kernel: F32, F16, BF16, Q8_0, Q4_0; block types need dk / dv multiples
+  // of 32). Rows are widened to F32 one tile at a time.
+  DType k_type = DType::F32;
+  DType v_type = DType::F32;
 };
 
 // One query row: visible positions [lo, hi) (causal: hi = pos + 1; a window

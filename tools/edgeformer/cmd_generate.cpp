@@ -116,10 +116,15 @@ Status run_generate(const GenerateOptions& o) {
                format_bytes(mem.peak_bytes + mem.mapped_bytes).c_str(),
                format_bytes(mem.peak_bytes).c_str(), format_bytes(mem.mapped_bytes).c_str(),
                format_bytes(process_peak_rss_bytes()).c_str());
-  std::fprintf(stderr, "session:   ctx %lld, threads %d, ubatch %lld, KV %s, kernels %s\n",
+  std::fprintf(stderr,
+               "session:   ctx %lld, threads %d, ubatch %lld, KV %s (%llu bytes/token, %s), "
+               "flash %s, kernels %s\n",
                static_cast<long long>(n_ctx), session->options().n_threads,
-               static_cast<long long>(session->options().n_ubatch), o.session.cache_type.c_str(),
-               active_isa_name().c_str());
+               static_cast<long long>(session->options().n_ubatch),
+               o.session.cache_description().c_str(),
+               static_cast<unsigned long long>(session->kv_bytes_per_token()),
+               format_bytes(session->kv_cache_bytes()).c_str(),
+               session->options().flash_attn ? "on" : "off", active_isa_name().c_str());
   return Status::success();
 }
 

@@ -150,6 +150,23 @@ Status run_info(const InfoOptions& o) {
       static_cast<long long>(session->n_ctx()), static_cast<long long>(o.n_ubatch),
       format_bytes(weights).c_str(), format_bytes(kv).c_str(), format_bytes(scratch).c_str(),
       format_bytes(weights + kv + scratch).c_str());
+  std::printf("KV cache bytes per token: f16 %llu", static_cast<unsigned long long>(
+                                                         session->kv_bytes_per_token()));
+  if (c.architecture != "deepseek2") {
+    // K + V rows of every layer in each type (--cache-type, --cache-type-k/-v).
+    const int64_t kv_dim = c.n_head_kv * c.head_dim;
+    for (KvType t : {KvType::f32, KvType::bf16, KvType::q8_0, KvType::q4_0}) {
+      const uint64_t row = kv_row_bytes(t, c.head_dim) != 0 ? kv_row_bytes(t, kv_dim) : 0;
+      if (row == 0) {
+        std::printf(", %s n/a (head_dim %lld not a multiple of 32)", kv_type_name(t),
+                    static_cast<long long>(c.head_dim));
+      } else {
+        std::printf(", %s %llu", kv_type_name(t),
+                    static_cast<unsigned long long>(2 * row * static_cast<uint64_t>(c.n_layer)));
+      }
+    }
+  }
+  std::printf("\n");
   return Status::success();
 }
 

@@ -31,4 +31,11 @@ void quantize_row_q8_0(const float* x, void* y, int64_t n);
 // Activation quantizer (ggml-cpu x86 semantics), = ref::quantize_row_q8_0_act.
 void quantize_row_q8_0_act(const float* x, void* y, int64_t n);
 
+// Row conversions to F32 (avx2_widen.cpp), bit-identical to the scalar
+// references: the widening step of flash attention over any KV cache type.
+void f16_to_f32_row(const void* x, float* y, int64_t n);
+void bf16_to_f32_row(const void* x, float* y, int64_t n);
+void dequantize_row_q8_0(const void* x, float* y, int64_t n);
+void dequantize_row_q4_0(const void* x, float* y, int64_t n);
+
 }  // namespace ef::kernels::x86::avx2
