@@ -158,7 +158,7 @@ TEST(CliPerplexity, KlDivergenceComparesCaches) {
     return m.size() > 1 ? std::stod(m[1].str()) : -1.0;
   };
   const double f32 = mean_kl({"--cache-type", "f32", "--flash-attn", "on"});
-  const double q4 = mean_kl({"--cache-type", "q4_0", "--kv-hadamard"});  // auto: flash on
+  const double q4 = mean_kl({"--cache-type", "q4_0", "--kv-hadamard"});  // flash on (default)
   EXPECT_GE(f32, 0.0);
   EXPECT_LT(f32, 1e-4);
   EXPECT_GT(q4, 10.0 * f32);

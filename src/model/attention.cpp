@@ -90,9 +90,8 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
       kv.v = static_cast<const char*>(cache.v_pos(il, 0)) + kvh * vh_bytes;
       kv.k_stride = cache.k_row_bytes();
       kv.v_stride = cache.v_row_bytes();
-      kv.k_type = kv_dtype(cache.type_k());
+      kv.type = kv_dtype(cache.type_k());
       kv.v_type = kv_dtype(cache.type_v());
-      kv.f16 = kv.k_type == DType::F16 && kv.v_type == DType::F16;
       kv.dk = kv.dv = hd;
       kv.ring = cache.ring(il);
       float* fs = scratch.flash.as<float>() + static_cast<size_t>(thread) * scratch.flash_floats;

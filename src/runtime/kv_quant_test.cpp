@@ -15,6 +15,7 @@
 
 #include "edgeformer/model.h"
 #include "edgeformer/session.h"
+#include "kernels/attention.h"
 #include "kernels/hadamard.h"
 #include "kernels/kernels.h"
 #include "model/tiny_model.h"
@@ -323,6 +324,13 @@ TEST(KvQuant, WideningKernelsMatchTheScalarOracleOnEveryPattern) {
       t.for_type(type).to_float(raw.data(), b.data(), n);
       EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0)
           << kernels::isa_name(isa) << " " << dtype_name(type);
+      // Flash attention's widening entry for the type: the same function values.
+      const kernels::ToFloatFn w = kernels::attention_kernels(t).widen(type);
+      ASSERT_NE(w, nullptr);
+      std::fill(b.begin(), b.end(), -1.0f);
+      w(raw.data(), b.data(), n);
+      EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0)
+          << "attention widen " << kernels::isa_name(isa) << " " << dtype_name(type);
     }
   }
 }

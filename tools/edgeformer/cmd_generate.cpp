@@ -118,7 +118,7 @@ Status run_generate(const GenerateOptions& o) {
                format_bytes(process_peak_rss_bytes()).c_str());
   std::fprintf(stderr,
                "session:   ctx %lld, threads %d, ubatch %lld, KV %s (%llu bytes/token, %s), "
-               "flash %s, kernels %s\n",
+               "flash attention %s, kernels %s\n",
                static_cast<long long>(n_ctx), session->options().n_threads,
                static_cast<long long>(session->options().n_ubatch),
                o.session.cache_description().c_str(),

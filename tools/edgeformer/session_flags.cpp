@@ -20,9 +20,8 @@ void SessionFlags::add_to(CLI::App& app, const char* ctx_help) {
   app.add_flag("--kv-hadamard", kv_hadamard,
                "Store K and V rotated per head by a Walsh-Hadamard transform (helps q8_0/q4_0)");
   app.add_option("--flash-attn", flash_attn,
-                 "Flash attention: on (tiled online softmax, llama.cpp's default numerics), off "
-                 "(score matrix, faster here) or auto (default: on only when the V cache type "
-                 "needs it)");
+                 "Flash attention: on (default: tiled online softmax in F32, no T x T "
+                 "buffers) or off (score matrix, llama.cpp's -fa off numerics)");
   app.add_option("--isa", isa, "Kernel ISA: scalar, avx2, avx512 (default: best available)");
 }
 
@@ -41,15 +40,15 @@ Status SessionFlags::validate_and_apply() const {
                          std::string("valid types: ") + kv_type_names());
     }
   }
-  if (flash_attn != "on" && flash_attn != "off" && flash_attn != "auto") {
+  if (flash_attn != "on" && flash_attn != "off") {
     return usage_error("unknown --flash-attn value '" + flash_attn + "'", "--flash-attn",
-                       "use auto, on or off");
+                       "use on or off");
   }
   const KvType tv = *kv_type_from_name(cache_type_v.empty() ? cache_type : cache_type_v);
   if (flash_attn == "off" && tv != KvType::f16 && tv != KvType::f32) {
     return usage_error(std::string("a ") + kv_type_name(tv) +
                            " V cache needs flash attention (V is stored transposed without it)",
-                       "--flash-attn off", "use --flash-attn on (or auto), or an f16/f32 V cache");
+                       "--flash-attn off", "use --flash-attn on, or an f16/f32 V cache");
   }
   if (isa.empty()) return Status::success();
   auto parsed = kernels::parse_isa(isa);
@@ -77,8 +76,7 @@ SessionOptions SessionFlags::session_options() const {
   o.type_k = cache_type_k.empty() ? o.kv_type : kv_type_from_name(cache_type_k).value_or(o.kv_type);
   o.type_v = cache_type_v.empty() ? o.kv_type : kv_type_from_name(cache_type_v).value_or(o.kv_type);
   o.kv_hadamard = kv_hadamard;
-  const bool v_needs_flash = *o.type_v != KvType::f16 && *o.type_v != KvType::f32;
-  o.flash_attn = flash_attn == "on" || (flash_attn == "auto" && v_needs_flash);
+  o.flash_attn = flash_attn == "on";
   return o;
 }
 

@@ -23,10 +23,10 @@ struct SessionFlags {
   std::string cache_type_v;        // "" = cache_type
   bool kv_hadamard = false;
   std::string isa;         // "" = automatic
-  // auto = off (until the F16 accumulate loop is vectorised it is ~10x
-  // slower at prefill) unless the V cache type needs the row layout of flash
-  // attention (bf16, q8_0, q4_0); "on" reproduces llama.cpp's default numerics.
-  std::string flash_attn = "auto";  // auto | on | off (llama.cpp's -fa)
+  // on by default: not slower than the score-matrix path anywhere measured
+  // (faster at prefill and at depth, see bench/README.md); "off" reproduces
+  // llama.cpp's -fa off numerics (the llama.cpp comparison uses it).
+  std::string flash_attn = "on";  // on | off (llama.cpp's -fa)
 
   // Registers -t/--threads, -c/--ctx, -u/--ubatch, --cache-type,
   // --cache-type-k, --cache-type-v, --kv-hadamard, --flash-attn, --isa.

@@ -2,6 +2,7 @@
 // SIMD activation conversions; weight-side conversions stay scalar (they run
 // once per model load).
 #include "kernels/ref/ref.h"
+#include "kernels/x86/attention_kernels.h"
 #include "kernels/x86/avx2_kernels.h"
 #include "kernels/x86/x86_tables.h"
 

@@ -1,8 +1,8 @@
-// AVX2 + F16C conversions of cache/weight rows to F32 ("widening"): what
-// flash attention runs on every KV tile, so they are on the decode path.
-// Each is bit-identical to its scalar oracle in ref/ (the conversions are
-// exact: f16/bf16 -> f32 lose nothing, and a dequantized element is one
-// float product q * d, rounded once in both versions).
+// AVX2 dequantization of Q8_0 / Q4_0 rows to F32 ("widening"): what flash
+// attention runs on every KV tile of a quantized cache, so they are on the
+// decode path. Bit-identical to the scalar oracles in ref/ (a dequantized
+// element is one float product q * d, rounded once in both versions). The
+// F16/BF16 widenings live in avx2_attention.cpp.
 #include <immintrin.h>
 
 #include <cstring>
@@ -12,29 +12,6 @@
 #include "kernels/x86/avx2_kernels.h"
 
 namespace ef::kernels::x86::avx2 {
-
-// y[i] = float(x[i]), x F16 (vcvtph2ps, exact).
-void f16_to_f32_row(const void* x, float* y, int64_t n) {
-  const auto* h = static_cast<const uint16_t*>(x);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i));
-    _mm256_storeu_ps(y + i, _mm256_cvtph_ps(v));
-  }
-  for (; i < n; ++i) y[i] = fp16_to_fp32(h[i]);
-}
-
-// y[i] = float(x[i]), x BF16: the 16 bits become the high half of the f32.
-void bf16_to_f32_row(const void* x, float* y, int64_t n) {
-  const auto* h = static_cast<const uint16_t*>(x);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i));
-    const __m256i w = _mm256_slli_epi32(_mm256_cvtepu16_epi32(v), 16);
-    _mm256_storeu_ps(y + i, _mm256_castsi256_ps(w));
-  }
-  for (; i < n; ++i) y[i] = bf16_to_fp32(h[i]);
-}
 
 // Q8_0 blocks: y = q * d (n multiple of 32).
 void dequantize_row_q8_0(const void* x, float* y, int64_t n) {
