@@ -36,6 +36,10 @@ struct KernelTable;
 
 constexpr int64_t kFlashKvTile = 64;      // KV positions per tile (multiple of 16)
 constexpr int64_t kFlashQueryBlock = 16;  // tokens per attention task (x GQA group rows)
+// Positions per KV piece in the model's attention (attention.cpp): rows'
+// ranges are cut at multiples of this and the pieces merged by lse, so that
+// decode can spread one KV head's positions over several threads.
+constexpr int64_t kFlashKvChunk = 1024;
 
 // One KV head of a cache: rows of `dk` key and `dv` value elements of
 // `type` (V: `v_type` if set). Position p lives in row p, or p % ring when
