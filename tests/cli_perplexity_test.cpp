@@ -111,3 +111,76 @@ TEST(CliPerplexity, ChunkCountFollowsTokenCount) {
 
 }  // namespace
 }  // namespace ef::test
+
+namespace ef::test {
+namespace {
+
+// --kl-divergence: an f32 test cache against the f16 base is nearly the same
+// distribution, q4_0 is measurably further; the statistics are printed and
+// consistent (0 <= median <= 99% <= max, agreement a percentage).
+TEST(CliPerplexity, KlDivergenceComparesCaches) {
+  TempDir dir;
+  TinyModelSpec spec;
+  spec.n_embd = 128;
+  spec.n_head = 2;
+  spec.n_head_kv = 1;  // head_dim 64
+  spec.n_ff = 256;
+  spec.n_vocab_synthetic = 512;
+  const std::string model = dir.file("m.gguf");
+  ASSERT_TRUE(write_tiny_llama(model, spec).ok());
+  const std::string text = dir.file("text.txt");
+  std::ofstream(text) << shakespeare_text(30);
+  auto mean_kl = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"perplexity", "-m", model, "-f", text, "--ctx", "64",
+                                     "-t", "1", "--chunks", "2", "--kl-divergence"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const CliRun r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::smatch m;
+    EXPECT_TRUE(std::regex_search(r.out, m, std::regex("Mean KLD   = ([-0-9.e+]+)"))) << r.out;
+    std::smatch s;
+    EXPECT_TRUE(std::regex_search(r.out, s, std::regex("Same top-1 = ([0-9.]+) %"))) << r.out;
+    if (s.size() > 1) {
+      EXPECT_GE(std::stod(s[1].str()), 0.0);
+      EXPECT_LE(std::stod(s[1].str()), 100.0);
+    }
+    std::smatch q;
+    EXPECT_TRUE(std::regex_search(
+        r.out, q,
+        std::regex("Max KLD    = ([-0-9.e+]+)\n99.9% KLD  = ([-0-9.e+]+)\n99.0% KLD  = "
+                   "([-0-9.e+]+)\nMedian KLD = ([-0-9.e+]+)")))
+        << r.out;
+    if (q.size() > 4) {
+      EXPECT_GE(std::stod(q[1].str()), std::stod(q[3].str()));
+      EXPECT_GE(std::stod(q[3].str()), std::stod(q[4].str()));
+      EXPECT_GE(std::stod(q[4].str()), -1e-12);
+    }
+    return m.size() > 1 ? std::stod(m[1].str()) : -1.0;
+  };
+  const double f32 = mean_kl({"--cache-type", "f32", "--flash-attn", "on"});
+  const double q4 = mean_kl({"--cache-type", "q4_0", "--kv-hadamard"});  // flash on (default)
+  EXPECT_GE(f32, 0.0);
+  EXPECT_LT(f32, 1e-4);
+  EXPECT_GT(q4, 10.0 * f32);
+}
+
+TEST(CliPerplexity, UnknownCacheTypeListsTheValidOnes) {
+  TempDir dir;
+  const std::string model = dir.file("m.gguf");
+  ASSERT_TRUE(write_tiny_llama(model, TinyModelSpec{}).ok());
+  const std::string text = dir.file("text.txt");
+  std::ofstream(text) << shakespeare_text(30);
+  for (const char* flag : {"--cache-type", "--cache-type-k", "--cache-type-v", "--kl-base"}) {
+    const CliRun r = run_cli({"perplexity", "-m", model, "-f", text, "--ctx", "32", flag, "q5_1"});
+    EXPECT_NE(r.exit_code, 0) << flag;
+    EXPECT_NE(r.err.find("q5_1"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("q8_0"), std::string::npos) << flag << ": " << r.err;
+  }
+  const CliRun off = run_cli({"perplexity", "-m", model, "-f", text, "--ctx", "32",
+                              "--cache-type-v", "q8_0", "--flash-attn", "off"});
+  EXPECT_NE(off.exit_code, 0);
+  EXPECT_NE(off.err.find("flash"), std::string::npos) << off.err;
+}
+
+}  // namespace
+}  // namespace ef::test

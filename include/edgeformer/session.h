@@ -17,8 +17,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "edgeformer/error.h"
@@ -28,7 +30,21 @@ class Model;
 class ThreadPool;
 struct SessionState;
 
-enum class KvType { f32, f16 };
+// KV cache element types. The block types store rows in ggml's block
+// layout (32 elements per block: Q8_0 34 bytes, Q4_0 18 bytes) and need
+// head_dim to be a multiple of 32; BF16 and the block types for V need flash
+// attention (the score-matrix path keeps V transposed, position-major).
+enum class KvType { f32, f16, bf16, q8_0, q4_0 };
+
+// "f32", "f16", "bf16", "q8_0", "q4_0" (llama.cpp's --cache-type spelling).
+const char* kv_type_name(KvType type);
+// Case-insensitive inverse of kv_type_name; nullopt for anything else.
+std::optional<KvType> kv_type_from_name(std::string_view name);
+// "f32, f16, bf16, q8_0, q4_0" (for error messages).
+const char* kv_type_names();
+// Bytes of one cached row of n elements (n a multiple of the block size for
+// the block types; 0 otherwise).
+uint64_t kv_row_bytes(KvType type, int64_t n);
 
 // What a session file holds, read from its header only (Session::peek).
 struct SessionFileInfo {
@@ -42,7 +58,15 @@ struct SessionOptions {
   int64_t n_ctx = 0;      // 0 = min(model's training context, 4096); may exceed it
   int64_t n_ubatch = 512; // micro-batch for prefill (>= 1; clamped to n_ctx)
   int n_threads = 0;      // 0 = std::thread::hardware_concurrency()
-  KvType kv_type = KvType::f16;
+  KvType kv_type = KvType::f16;  // K and V, unless type_k / type_v are set
+  std::optional<KvType> type_k;   // overrides kv_type for the keys
+  std::optional<KvType> type_v;   // overrides kv_type for the values
+  // Rotate keys and values per head by a normalised Walsh-Hadamard transform
+  // before they are stored (queries and the attention output are rotated to
+  // match, so results are unchanged in exact arithmetic): spreads outliers
+  // across the head so block quantization loses less. Needs head_dim a power
+  // of two.
+  bool kv_hadamard = false;
   // Flash attention (tiled online softmax in F32, no T x T buffers; faster
   // at prefill and at depth). Off: the score-matrix path of llama.cpp's
   // -fa off, with its numerics (V cache transposed).
@@ -123,8 +147,11 @@ class Session {
   std::span<const int32_t> tokens() const;  // ids at positions [0, n_past)
   int64_t n_past() const;           // tokens in the cache
   int64_t n_ctx() const;
-  const SessionOptions& options() const;  // with defaults resolved
+  // With defaults resolved: type_k and type_v are always set.
+  const SessionOptions& options() const;
   uint64_t kv_cache_bytes() const;
+  // Cache bytes one more position costs (K and V rows of every layer).
+  uint64_t kv_bytes_per_token() const;
   uint64_t scratch_bytes() const;
   const MemoryPlan& memory_plan() const;
 

@@ -51,22 +51,27 @@ void flash_layer_attention(const ModelConfig& c, const KvCache& cache, int64_t i
   const int64_t q_dim = c.n_head * hd;
   const int64_t group = c.n_head / c.n_head_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const size_t eb = cache.elem_bytes();
+  // Bytes of one head's K / V row segment in the cache's types (block types:
+  // whole 32-element blocks, head_dim being a multiple of 32).
+  const size_t kh_bytes = static_cast<size_t>(kv_row_bytes(cache.type_k(), hd));
+  const size_t vh_bytes = static_cast<size_t>(kv_row_bytes(cache.type_v(), hd));
   const int64_t window = c.is_swa(il) ? c.n_swa : 0;
   auto first_visible = [&](int64_t pos) {
     return window > 0 ? std::max<int64_t>(0, pos + 1 - window) : int64_t{0};
   };
   auto kv_head = [&](int64_t kvh) {
     FlashKv kv;
-    kv.k = static_cast<const char*>(cache.k_row(il, 0)) + kvh * hd * eb;
-    kv.v = static_cast<const char*>(cache.v_pos(il, 0)) + kvh * hd * eb;
-    kv.k_stride = kv.v_stride = cache.row_bytes();
-    kv.type = cache.type() == KvType::f16 ? DType::F16 : DType::F32;
+    kv.k = static_cast<const char*>(cache.k_row(il, 0)) + kvh * kh_bytes;
+    kv.v = static_cast<const char*>(cache.v_pos(il, 0)) + kvh * vh_bytes;
+    kv.k_stride = cache.k_row_bytes();
+    kv.v_stride = cache.v_row_bytes();
+    kv.type = kv_dtype(cache.type_k());
+    kv.v_type = kv_dtype(cache.type_v());
     kv.dk = kv.dv = hd;
     kv.ring = cache.ring(il);
     if (staged != nullptr) {  // KV offload: the same rows, gathered linearly
-      kv.k = staged->k + kvh * hd * eb;
-      kv.v = staged->v + kvh * hd * eb;
+      kv.k = staged->k + kvh * kh_bytes;
+      kv.v = staged->v + kvh * vh_bytes;
       kv.ring = 0;
     }
     return kv;
@@ -158,13 +163,21 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
   const int64_t q_dim = c.n_head * hd;
   const int64_t group = c.n_head / c.n_head_kv;  // query heads per KV head
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const bool f16 = cache.type() == KvType::f16;
-  const kernels::TypeKernels& tk = f16 ? table.f16 : table.f32;
+  // K: the cache type's dot against the query converted to its vec_dot type
+  // (F16 -> F16, BF16 -> BF16, Q8_0/Q4_0 -> Q8_0 with ggml-cpu's activation
+  // quantizer), as ggml's mul_mat(K, q) does. V (transposed, F32 or F16):
+  // probabilities converted to V's type, one dot per output dimension.
+  const kernels::TypeKernels& tk = table.for_type(kv_dtype(cache.type_k()));
   const kernels::VecDotFn dot = tk.vec_dot;
+  const bool q_converted = tk.vec_dot_type != DType::F32;
+  const kernels::FromFloatFn q_convert = table.for_type(tk.vec_dot_type).from_float_act;
+  const bool v16 = cache.type_v() == KvType::f16;
+  const kernels::TypeKernels& tv = v16 ? table.f16 : table.f32;
   // float -> F16 rounding to nearest even (what ggml's conversion does),
   // vectorised by the kernels.
   const kernels::FromFloatFn to_f16 = table.f16.from_float;
-  const size_t eb = cache.elem_bytes();
+  const size_t kh_bytes = static_cast<size_t>(kv_row_bytes(cache.type_k(), hd));  // one K head
+  const size_t veb = KvCache::elem_bytes_of(cache.type_v());  // transposed V element
   // The dots run as one gemm call per (token, head) over all positions (or
   // dims): the kernels guarantee gemm elements are bit-identical to vec_dot
   // (the 1x1 tile), so this only removes per-dot call overhead.
@@ -192,8 +205,8 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
     const float* qh = q + t * q_dim + h * hd;  // [hd]
     float* oh = out + t * q_dim + h * hd;      // [hd]
 
-    // Per-thread scratch: scores [n_ctx] in F32; probabilities [n_ctx] and
-    // the query [hd] in F16.
+    // Per-thread scratch: scores [n_ctx] in F32; probabilities [n_ctx] in F16
+    // and the query [hd] in K's vec_dot type (at most 2 bytes per element).
     float* scores = scratch.att_f32.as<float>() + static_cast<int64_t>(thread) * scratch.n_ctx;
     uint16_t* half =
         scratch.att_f16.as<uint16_t>() + static_cast<int64_t>(thread) * (scratch.n_ctx + hd);
@@ -202,19 +215,19 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
 
     // scores[p] = (k_p . q) * scale   for p in [0, n_kv)
     const void* qv = qh;
-    if (f16) {
-      to_f16(qh, q16, hd);
+    if (q_converted) {
+      q_convert(qh, q16, hd);
       qv = q16;
     }
     // (window: scores[p - lo] for p in [lo, n_kv))
-    const char* k0 = static_cast<const char*>(cache.k_row(il, lo)) + kvh * hd * eb;
+    const char* k0 = static_cast<const char*>(cache.k_row(il, lo)) + kvh * kh_bytes;
     if (tk.gemm != nullptr && n_vis > 1) {
       const size_t k_stride = rows_of(cache.k_row(il, 0), cache.k_row(il, 1));
       tk.gemm(hd, k0, k_stride, 0, n_vis, qv, 0, 1, scores, n_vis);
       for (int64_t p = 0; p < n_vis; ++p) scores[p] *= scale;
     } else {
       for (int64_t p = lo; p < n_kv; ++p) {
-        const char* k = static_cast<const char*>(cache.k_row(il, p)) + kvh * hd * eb;
+        const char* k = static_cast<const char*>(cache.k_row(il, p)) + kvh * kh_bytes;
         scores[p - lo] = dot(hd, k, qv) * scale;
       }
     }
@@ -222,18 +235,18 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
 
     // out[d] = sum_p probs[p] * v_p[d]  as one dot over positions per dim.
     const void* pv = scores;
-    if (f16) {
+    if (v16) {
       to_f16(scores, probs16, n_vis);
       pv = probs16;
     }
-    if (tk.gemm != nullptr && hd > 1) {
+    if (tv.gemm != nullptr && hd > 1) {
       const size_t v_stride = rows_of(cache.v_row(il, 0), cache.v_row(il, 1));
-      const char* v0 = static_cast<const char*>(cache.v_row(il, kvh * hd)) + lo * eb;
-      tk.gemm(n_vis, v0, v_stride, 0, hd, pv, 0, 1, oh, hd);
+      const char* v0 = static_cast<const char*>(cache.v_row(il, kvh * hd)) + lo * veb;
+      tv.gemm(n_vis, v0, v_stride, 0, hd, pv, 0, 1, oh, hd);
     } else {
       for (int64_t d = 0; d < hd; ++d) {
         const char* vrow = static_cast<const char*>(cache.v_row(il, kvh * hd + d));
-        oh[d] = dot(n_vis, vrow + lo * eb, pv);
+        oh[d] = tv.vec_dot(n_vis, vrow + lo * veb, pv);
       }
     }
   });

@@ -47,7 +47,8 @@ void flash_attend(const FlashKv& kv, const FlashRow* rows, int64_t n_rows, float
   int32_t* lo = reinterpret_cast<int32_t*>(S + n_rows);  // [n_rows] tile-relative range
   int32_t* hi = lo + n_rows;                             // [n_rows]
   const kernels::AttentionKernels& ak = kernels::attention_kernels(table);
-  const kernels::ToFloatFn widen = ak.widen(kv.type);
+  const kernels::ToFloatFn widen_k = ak.widen(kv.type);
+  const kernels::ToFloatFn widen_v = ak.widen(kv.v_type.value_or(kv.type));
 
   int64_t lo_all = INT64_MAX, hi_all = 0;
   for (int64_t r = 0; r < n_rows; ++r) {
@@ -80,8 +81,8 @@ void flash_attend(const FlashKv& kv, const FlashRow* rows, int64_t n_rows, float
     // them once for all rows (one read of each KV row per call).
     const int64_t a = std::max(t0, lo_all);
     const int64_t b = std::min(t0 + T, hi_all);
-    widen_tile(kv.k, kv.k_stride, kv.ring, a, b, t0, dk, widen, ktile);
-    widen_tile(kv.v, kv.v_stride, kv.ring, a, b, t0, dv, widen, vtile);
+    widen_tile(kv.k, kv.k_stride, kv.ring, a, b, t0, dk, widen_k, ktile);
+    widen_tile(kv.v, kv.v_stride, kv.ring, a, b, t0, dv, widen_v, vtile);
     // Kernels compute scores of whole 16-row blocks: keep the unread key
     // rows of partial tiles finite (their scores are masked).
     if (a > t0) std::memset(ktile, 0, sizeof(float) * static_cast<size_t>((a - t0) * dk));

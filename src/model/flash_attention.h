@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "core/dtype.h"
 
@@ -41,18 +42,19 @@ constexpr int64_t kFlashQueryBlock = 16;  // tokens per attention task (x GQA gr
 constexpr int64_t kFlashKvChunk = 1024;
 
 // One KV head of a cache: rows of `dk` key and `dv` value elements of
-// `type`. Position p lives in row p, or p % ring when ring > 0 (ring-buffer
-// caches of sliding-window layers). Any type whose kernel table entry has a
+// `type` (V: `v_type` if set). Position p lives in row p, or p % ring when
+// ring > 0 (ring-buffer caches of sliding-window layers). Any type whose kernel table entry has a
 // to_float works (rows must be whole blocks for block-quantized types).
 struct FlashKv {
   const char* k = nullptr;
   size_t k_stride = 0;  // bytes between consecutive rows
   const char* v = nullptr;
   size_t v_stride = 0;
-  DType type = DType::F32;  // element type of the K and V rows
+  DType type = DType::F32;  // element type of the K rows (and of V unless v_type)
   int64_t dk = 0;
   int64_t dv = 0;
   int64_t ring = 0;  // 0 = linear cache
+  std::optional<DType> v_type;  // element type of the V rows if not `type`
 };
 
 // One query row: visible positions [lo, hi) (causal: hi = pos + 1; a window

@@ -185,7 +185,8 @@ TEST(FlashAttentionTest, FullyMaskedRowGivesZerosAndMinusInfinityLse) {
              DType::F32,
              64,
              64,
-             0};
+             0,
+             std::nullopt};
   for (const auto* t : tables()) {
     float lse[2] = {1.0f, 1.0f};
     FlashRow rows[2] = {{q.data(), out.data(), 3, 3, &lse[0]},

@@ -20,6 +20,7 @@
 
 #include "core/checked.h"
 #include "core/thread_pool.h"
+#include "kernels/hadamard.h"
 #include "kernels/kernels.h"
 #include "kernels/ops.h"
 #include "model/attention.h"
@@ -139,6 +140,15 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
       ops::rope(q + t * q_dim, c.n_head, c.head_dim, c.n_rot, n_past + t, c.rope_freq_base);
       ops::rope(k + t * kv_dim, c.n_head_kv, c.head_dim, c.n_rot, n_past + t, c.rope_freq_base);
     });
+    // Hadamard cache: q, k, v <- H q, H k, H v per head (H orthogonal, so
+    // q.k is unchanged and the output is rotated back below).
+    if (cache.hadamard()) {
+      for_rows(pool, n, [&](int64_t t) {
+        kernels::hadamard_heads(q + t * q_dim, c.n_head, c.head_dim);
+        kernels::hadamard_heads(k + t * kv_dim, c.n_head_kv, c.head_dim);
+        kernels::hadamard_heads(v + t * kv_dim, c.n_head_kv, c.head_dim);
+      });
+    }
     // cache[il][n_past + t] = k[t], v[t]
     for (int64_t t = 0; t < n; ++t) cache.store(il, n_past + t, k + t * kv_dim, v + t * kv_dim);
     // att = softmax(q k^T / sqrt(head_dim)) v per head      [n][q_dim]
@@ -150,6 +160,12 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
       staged_ptr = &staged;
     }
     attention(c, cache, il, q, att, n, n_past, s, pool, kt, staged_ptr);
+    // Hadamard cache: att = sum_p w_p H v_p = H (sum_p w_p v_p); H H = I.
+    if (cache.hadamard()) {
+      for_rows(pool, n, [&](int64_t t) {
+        kernels::hadamard_heads(att + t * q_dim, c.n_head, c.head_dim);
+      });
+    }
     // x += att Wo^T                                          [n][n_embd]
     kernels::matmul(L.attn_output, att, n, proj, n_embd, mm, pool, kt);
     ops::add(x, proj, n * n_embd);

@@ -30,11 +30,12 @@ uint64_t fbytes(int64_t rows, int64_t cols) {
   return static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols) * sizeof(float);
 }
 
-// Bytes of one position's K (or V) row in the cache. The one place the
-// planner knows element sizes: block-quantized cache types (issue #5, kvq)
-// only need to change this to KvCache's own row size.
-uint64_t kv_row_bytes(const ModelConfig& c, KvType type) {
-  return static_cast<uint64_t>(c.n_head_kv * c.head_dim) * (type == KvType::f16 ? 2 : 4);
+// Bytes of one position's K row plus V row in the cache (KvCache's own row
+// sizes, block types included).
+uint64_t kv_pos_bytes(const ModelConfig& c, const SessionOptions& o) {
+  const int64_t kv_dim = c.n_head_kv * c.head_dim;
+  return kv_row_bytes(o.type_k.value_or(o.kv_type), kv_dim) +
+         kv_row_bytes(o.type_v.value_or(o.kv_type), kv_dim);
 }
 
 std::string mib(uint64_t b) {
@@ -82,16 +83,16 @@ std::vector<int64_t> kv_ring_caps(const ModelConfig& c, const SessionOptions& o,
   return ring;
 }
 
-uint64_t kv_cache_plan_bytes(const ModelConfig& c, int64_t n_ctx, KvType type,
+uint64_t kv_cache_plan_bytes(const ModelConfig& c, int64_t n_ctx, const SessionOptions& o,
                              const std::vector<int64_t>& caps) {
-  const uint64_t row = kv_row_bytes(c, type);
+  const uint64_t row = kv_pos_bytes(c, o);
   uint64_t total = 0;
   for (int64_t il = 0; il < c.n_layer; ++il) {
     const int64_t r = caps.empty() ? 0 : caps[static_cast<size_t>(il)];
     const int64_t cap = r > 0 && r < n_ctx ? r : n_ctx;
     total += static_cast<uint64_t>(cap) * row;
   }
-  return 2 * total;  // K and V
+  return total;  // K and V
 }
 
 uint64_t forward_scratch_plan_bytes(const ModelConfig& c, int64_t ub, int64_t n_ctx, int n_threads,
@@ -141,14 +142,14 @@ MemoryPlan plan_at(const Model& model, SessionOptions o, int64_t ub, int64_t n_c
               static_cast<uint64_t>(n_ctx) * sizeof(int32_t);
   p.scratch = forward_scratch_plan_bytes(c, o.n_ubatch, n_ctx, o.n_threads, &p.matmul_scratch);
   const std::vector<int64_t> caps = kv_ring_caps(c, o, resident);
-  p.kv_resident = kv_cache_plan_bytes(c, n_ctx, o.kv_type, caps);
+  p.kv_resident = kv_cache_plan_bytes(c, n_ctx, o, caps);
   p.kv_resident_positions = n_ctx;
   if (resident > 0 && resident < n_ctx) {
     p.offload = true;
     p.kv_resident_positions = resident;
-    const uint64_t full = kv_cache_plan_bytes(c, n_ctx, o.kv_type, kv_ring_caps(c, o, 0));
+    const uint64_t full = kv_cache_plan_bytes(c, n_ctx, o, kv_ring_caps(c, o, 0));
     p.kv_offloaded = full - p.kv_resident;
-    p.kv_staging = 2 * static_cast<uint64_t>(n_ctx) * kv_row_bytes(c, o.kv_type);
+    p.kv_staging = static_cast<uint64_t>(n_ctx) * kv_pos_bytes(c, o);
   }
   return p;
 }
@@ -174,6 +175,14 @@ Result<MemoryPlan> plan_memory(const Model& model, const SessionOptions& options
     if (mla) p.kv_resident = p.scratch = p.matmul_scratch = 0;  // not planned for MLA yet
     return p;
   }
+  const KvType tk = o.type_k.value_or(o.kv_type), tv = o.type_v.value_or(o.kv_type);
+  if (tk != tv || (tk != KvType::f16 && tk != KvType::f32) || o.kv_hadamard) {
+    // KV offload and session files move whole rows of one element type.
+    return make_error(Errc::unsupported,
+                      "memory budgets support f16 or f32 KV caches (same type for K and V, "
+                      "no Hadamard rotation) so far",
+                      "SessionOptions::mem_budget", "drop --mem-budget or use --cache-type f16");
+  }
   const uint64_t budget = o.mem_budget;
   // 1. Everything resident: the largest power-of-two fraction of n_ubatch.
   for (int64_t ub = o.n_ubatch; ub >= 1; ub /= 2) {
@@ -184,7 +193,7 @@ Result<MemoryPlan> plan_memory(const Model& model, const SessionOptions& options
   SessionOptions fo = o;
   fo.flash_attn = true;
   const int64_t n_global = n_global_layers(c);
-  const uint64_t row2 = 2 * kv_row_bytes(c, o.kv_type);
+  const uint64_t row2 = kv_pos_bytes(c, o);
   for (int64_t ub = o.n_ubatch; ub >= 1 && n_global > 0; ub /= 2) {
     MemoryPlan p = plan_at(model, fo, ub, o.n_ctx, ub);  // R = ub: the least resident KV
     if (p.total() > budget) continue;

@@ -22,7 +22,7 @@ std::vector<int64_t> kv_ring_caps(const ModelConfig& config, const SessionOption
                                   int64_t resident);
 
 // Bytes of the F32/F16 KV cache KvCache::create allocates for these caps.
-uint64_t kv_cache_plan_bytes(const ModelConfig& config, int64_t n_ctx, KvType type,
+uint64_t kv_cache_plan_bytes(const ModelConfig& config, int64_t n_ctx, const SessionOptions& options,
                              const std::vector<int64_t>& caps);
 
 // Bytes of ForwardScratch::create(config, n_ubatch, n_ctx, n_threads) plus

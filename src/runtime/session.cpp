@@ -50,14 +50,41 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, SessionOpti
   options.n_ubatch = plan.n_ubatch;
   if (plan.offload) options.flash_attn = true;
 
+  // K and V types: the single kv_type unless set apart.
+  if (!options.type_k) options.type_k = options.kv_type;
+  if (!options.type_v) options.type_v = options.kv_type;
+  for (KvType t : {*options.type_k, *options.type_v}) {
+    if (c.architecture != "deepseek2" && kv_row_bytes(t, c.head_dim) == 0) {
+      return make_error(Errc::invalid_argument,
+                        std::string("KV cache type ") + kv_type_name(t) +
+                            " stores blocks of 32 elements per head, but head_dim is " +
+                            std::to_string(c.head_dim),
+                        "SessionOptions::type_k/type_v",
+                        "use f16, bf16 or f32 for this model's cache");
+    }
+  }
+  if (options.kv_hadamard &&
+      (c.head_dim <= 0 || (c.head_dim & (c.head_dim - 1)) != 0)) {
+    return make_error(Errc::invalid_argument,
+                      "the Hadamard rotation needs head_dim to be a power of two, not " +
+                          std::to_string(c.head_dim),
+                      "SessionOptions::kv_hadamard", "drop --kv-hadamard for this model");
+  }
+
   auto state = std::make_unique<SessionState>();
   state->model = &model;
   state->options = options;
   state->plan = plan;
   state->mla = c.architecture == "deepseek2";
   if (state->mla) {
+    if (*options.type_k != *options.type_v || options.kv_hadamard) {
+      return make_error(Errc::unsupported,
+                        "the MLA cache (deepseek2) has one type for its latent rows and no "
+                        "Hadamard rotation",
+                        "SessionOptions", "use --cache-type f16 or f32 without --kv-hadamard");
+    }
     EF_ASSIGN_OR_RETURN(state->mla_cache, MlaCache::create(c.n_layer, options.n_ctx, c.kv_lora_rank,
-                                                           c.n_rot, options.kv_type));
+                                                           c.n_rot, *options.type_k));
     EF_ASSIGN_OR_RETURN(state->mla_scratch, Deepseek2Scratch::create(c, options.n_ubatch,
                                                                      options.n_ctx,
                                                                      options.n_threads));
@@ -67,9 +94,10 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, SessionOpti
     // linear. With offload, global layers are rings of the resident rows.
     const int64_t resident = plan.offload ? plan.kv_resident_positions : 0;
     const std::vector<int64_t> ring = kv_ring_caps(c, options, resident);
-    EF_ASSIGN_OR_RETURN(state->cache, KvCache::create(c.n_layer, options.n_ctx,
-                                                      c.n_head_kv * c.head_dim, options.kv_type,
-                                                      !options.flash_attn, ring));
+    EF_ASSIGN_OR_RETURN(state->cache,
+                        KvCache::create(c.n_layer, options.n_ctx, c.n_head_kv * c.head_dim,
+                                        *options.type_k, *options.type_v, !options.flash_attn,
+                                        ring, options.kv_hadamard));
     EF_ASSIGN_OR_RETURN(state->scratch, ForwardScratch::create(c, options.n_ubatch, options.n_ctx,
                                                                options.n_threads));
     if (plan.offload) {
@@ -162,6 +190,15 @@ uint64_t Session::kv_cache_bytes() const {
   return state_->cache.bytes() + state_->mla_cache.bytes();
 }
 const MemoryPlan& Session::memory_plan() const { return state_->plan; }
+
+uint64_t Session::kv_bytes_per_token() const {
+  const SessionState& s = *state_;
+  if (s.mla) {
+    return s.mla_cache.n_ctx() > 0 ? s.mla_cache.bytes() / static_cast<uint64_t>(s.mla_cache.n_ctx())
+                                   : 0;
+  }
+  return s.cache.bytes_per_token();
+}
 uint64_t Session::scratch_bytes() const {
   return state_->scratch.bytes() + state_->mla_scratch.bytes() + state_->logits.size_bytes();
 }

@@ -34,15 +34,6 @@ constexpr size_t kIoChunk = size_t{1} << 20;
 // (KvCache::row_bytes()), so nothing else depends on the element type.
 constexpr uint32_t kKvTypeCodes = 2;
 uint32_t kv_type_code(KvType t) { return static_cast<uint32_t>(t); }
-std::string kv_type_name(KvType t) {
-  switch (t) {
-    case KvType::f32:
-      return "f32";
-    case KvType::f16:
-      return "f16";
-  }
-  return "type " + std::to_string(kv_type_code(t));
-}
 
 std::string parent_dir(const std::string& path) {
   const size_t slash = path.find_last_of('/');
@@ -200,6 +191,13 @@ Result<Header> read_header(Cursor& c) {
 // Checks the header against the model and the session, then the exact size.
 Status check_against(Cursor& c, const Header& h, const SessionState& s) {
   const ModelConfig& m = s.model->config();
+  if (s.cache.type_k() != s.cache.type_v() || kv_type_code(s.cache.type()) >= kKvTypeCodes ||
+      s.cache.hadamard()) {
+    return make_error(Errc::unsupported,
+                      "session files restore into f16 or f32 KV caches (same type for K and V, "
+                      "no Hadamard rotation) so far",
+                      "session options", "load with --cache-type f16 or f32");
+  }
   auto mismatch = [&](const std::string& what, const std::string& field, uint64_t at,
                       uint64_t file_v, uint64_t want) {
     return c.bad(Errc::invalid_argument,
@@ -215,9 +213,9 @@ Status check_against(Cursor& c, const Header& h, const SessionState& s) {
   }
   if (h.kv_type != s.cache.type()) {
     return c.bad(Errc::invalid_argument,
-                 "session file holds a " + kv_type_name(h.kv_type) +
-                     " KV cache, this session uses " + kv_type_name(s.cache.type()),
-                 "header.kv_type", 8, "use --cache-type " + kv_type_name(h.kv_type));
+                 "session file holds a " + std::string(kv_type_name(h.kv_type)) +
+                     " KV cache, this session uses " + std::string(kv_type_name(s.cache.type())),
+                 "header.kv_type", 8, "use --cache-type " + std::string(kv_type_name(h.kv_type)));
   }
   if (h.row_bytes != s.cache.row_bytes()) {
     return mismatch("KV row bytes", "header.kv_row_bytes", 24, h.row_bytes, s.cache.row_bytes());
@@ -380,6 +378,13 @@ Status Session::save(const std::string& path) const {
   if (s.mla) {
     return make_error(Errc::unsupported, "session files are not implemented for deepseek2 (MLA)",
                       path);
+  }
+  if (s.cache.type_k() != s.cache.type_v() || kv_type_code(s.cache.type()) >= kKvTypeCodes ||
+      s.cache.hadamard()) {
+    return make_error(Errc::unsupported,
+                      "session files hold f16 or f32 KV caches (same type for K and V, no "
+                      "Hadamard rotation) so far",
+                      path, "save from a session with --cache-type f16 or f32");
   }
   const ModelConfig& m = s.model->config();
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());

@@ -164,10 +164,13 @@ Status run_generate(GenerateOptions o) {
                format_bytes(mem.peak_bytes).c_str(), format_bytes(mem.mapped_bytes).c_str(),
                format_bytes(process_peak_rss_bytes()).c_str());
   std::fprintf(stderr,
-               "session:   ctx %lld, threads %d, ubatch %lld, KV %s%s, flash attention %s, "
-               "kernels %s\n",
+               "session:   ctx %lld, threads %d, ubatch %lld, KV %s (%llu bytes/token, %s)%s, "
+               "flash attention %s, kernels %s\n",
                static_cast<long long>(n_ctx), session->options().n_threads,
-               static_cast<long long>(session->options().n_ubatch), o.session.cache_type.c_str(),
+               static_cast<long long>(session->options().n_ubatch),
+               o.session.cache_description().c_str(),
+               static_cast<unsigned long long>(session->kv_bytes_per_token()),
+               format_bytes(session->kv_cache_bytes()).c_str(),
                session->memory_plan().offload
                    ? (" (" + std::to_string(session->memory_plan().kv_resident_positions) +
                       " positions resident, rest offloaded)")

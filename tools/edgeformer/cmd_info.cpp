@@ -156,6 +156,24 @@ Status run_info(const InfoOptions& o) {
       format_bytes(plan.scratch).c_str(),
       format_bytes(plan.weights + plan.kv_resident + plan.scratch).c_str());
   std::printf("%s", format_memory_plan(plan).c_str());
+  if (c.architecture != "deepseek2") {
+    // K + V rows of every layer in each type (--cache-type, --cache-type-k/-v).
+    const int64_t kv_dim = c.n_head_kv * c.head_dim;
+    std::printf("KV cache bytes per token:");
+    const char* sep = " ";
+    for (KvType t : {KvType::f16, KvType::f32, KvType::bf16, KvType::q8_0, KvType::q4_0}) {
+      const uint64_t row = kv_row_bytes(t, c.head_dim) != 0 ? kv_row_bytes(t, kv_dim) : 0;
+      if (row == 0) {
+        std::printf("%s%s n/a (head_dim %lld not a multiple of 32)", sep, kv_type_name(t),
+                    static_cast<long long>(c.head_dim));
+      } else {
+        std::printf("%s%s %llu", sep, kv_type_name(t),
+                    static_cast<unsigned long long>(2 * row * static_cast<uint64_t>(c.n_layer)));
+      }
+      sep = ", ";
+    }
+    std::printf("\n");
+  }
   return Status::success();
 }
 

@@ -11,6 +11,14 @@
 //   ppl     = exp(nll / count), uncertainty from the variance of the nll terms
 // log_softmax matches llama.cpp's float/double mix exactly: max in float,
 // sum of expf(x - max) in double, result logit - max - log(sum).
+//
+// --kl-divergence: a KV-cache comparison in one process. Every chunk is
+// evaluated twice, by a base session with a --kl-base cache (default f16,
+// no rotation) and by the session the flags describe (--cache-type-k/-v,
+// --kv-hadamard), both with the same flash setting; over the scored
+// positions it reports mean KL(base || test) per token with its standard
+// error, max / 99.9% / 99% / median, top-1 agreement and both perplexities
+// (the statistics llama-perplexity --kl-divergence prints).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -20,6 +28,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -28,6 +37,7 @@
 #include "edgeformer/model.h"
 #include "edgeformer/session.h"
 #include "edgeformer/tokenizer.h"
+#include "runtime/logit_compare.h"
 #include "session_flags.h"
 
 namespace ef::cli {
@@ -38,6 +48,8 @@ struct PerplexityOptions {
   std::string file;
   int64_t n_chunks = -1;  // -1: all
   bool progress = false;
+  bool kl_divergence = false;
+  std::string kl_base = "f16";
   SessionFlags session;
 };
 
@@ -72,6 +84,19 @@ Status run_perplexity(const PerplexityOptions& o) {
   const int64_t n_ctx = o.session.n_ctx;
   SessionOptions so = o.session.session_options();
   so.n_ubatch = std::min(so.n_ubatch, n_ctx);
+  const std::optional<KvType> base_type = kv_type_from_name(o.kl_base);
+  if (!base_type) {
+    return usage_error("unknown KV cache type '" + o.kl_base + "'", "--kl-base",
+                       std::string("valid types: ") + kv_type_names());
+  }
+  std::unique_ptr<Session> base;  // --kl-divergence only
+  if (o.kl_divergence) {
+    SessionOptions bo = so;
+    bo.kv_type = *base_type;
+    bo.type_k = bo.type_v = *base_type;
+    bo.kv_hadamard = false;
+    EF_ASSIGN_OR_RETURN(base, Session::create(*model, bo));
+  }
   EF_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::create(*model, so));
   if (session->n_ctx() != n_ctx) {
     return make_error(Errc::internal, "session context differs from --ctx",
@@ -108,6 +133,8 @@ Status run_perplexity(const PerplexityOptions& o) {
   std::vector<int32_t> chunk(static_cast<size_t>(n_ctx));
   double nll = 0.0, nll2 = 0.0;
   int64_t count = 0;
+  double nll_base = 0.0;
+  LogitComparison cmp;
   for (int64_t i = 0; i < n_chunk; ++i) {
     const int64_t start = i * n_ctx;
     std::copy(tokens.begin() + start, tokens.begin() + start + n_ctx, chunk.begin());
@@ -137,6 +164,16 @@ Status run_perplexity(const PerplexityOptions& o) {
       nll += v;
       nll2 += v * v;
     }
+    if (base) {
+      // The test logits stay valid: they live in the other session.
+      base->reset();
+      EF_ASSIGN_OR_RETURN(std::span<const float> bl, base->eval(chunk, /*all_logits=*/true));
+      for (int64_t j = first; j < n_ctx - 1; ++j) {
+        nll_base += negative_log_prob(bl.data() + j * n_vocab, n_vocab,
+                                      tokens[static_cast<size_t>(start + j + 1)]);
+        cmp.add(bl.data() + j * n_vocab, logits.data() + j * n_vocab, n_vocab);
+      }
+    }
     count += n_ctx - first - 1;
     std::printf("[%lld]%.4lf,", static_cast<long long>(i + 1),
                 std::exp(nll / static_cast<double>(count)));
@@ -159,6 +196,23 @@ Status run_perplexity(const PerplexityOptions& o) {
     nll2 = 0.0;
   }
   std::printf("Final estimate: PPL = %.4lf +/- %.5lf\n", ppl, nll2 * ppl);
+  if (base) {
+    const SessionOptions& to = session->options();
+    std::printf("\n====== KV cache KL divergence: base %s vs test %s (flash %s, %lld tokens) ======\n",
+                kv_type_name(*base_type), o.session.cache_description().c_str(),
+                to.flash_attn ? "on" : "off", static_cast<long long>(cmp.count()));
+    std::printf("PPL(base)  = %.4lf\n", std::exp(nll_base / static_cast<double>(count)));
+    std::printf("PPL(test)  = %.4lf\n", ppl);
+    std::printf("KV bytes/token: base %llu, test %llu\n",
+                static_cast<unsigned long long>(base->kv_bytes_per_token()),
+                static_cast<unsigned long long>(session->kv_bytes_per_token()));
+    std::printf("Mean KLD   = %.6e +/- %.2e\n", cmp.mean_kl(), cmp.mean_kl_stderr());
+    std::printf("Max KLD    = %.6e\n", cmp.max_kl());
+    std::printf("99.9%% KLD  = %.6e\n", cmp.kl_quantile(0.999));
+    std::printf("99.0%% KLD  = %.6e\n", cmp.kl_quantile(0.99));
+    std::printf("Median KLD = %.6e\n", cmp.kl_quantile(0.5));
+    std::printf("Same top-1 = %.3lf %%\n", 100.0 * cmp.top1_agreement());
+  }
   return Status::success();
 }
 
@@ -173,6 +227,11 @@ void add_perplexity_command(CLI::App& app, CommandList& commands) {
   sub->add_option("-f,--file", o->file, "Text file (e.g. wikitext-2 test.txt)")->required();
   sub->add_option("--chunks", o->n_chunks, "Evaluate at most this many chunks (-1: all)");
   sub->add_flag("--progress", o->progress, "Show a progress line even when stderr is not a TTY");
+  sub->add_flag("--kl-divergence", o->kl_divergence,
+                "Also evaluate with a --kl-base KV cache and report KL(base || this cache) per "
+                "token and top-1 agreement");
+  sub->add_option("--kl-base", o->kl_base,
+                  "KV cache type of the --kl-divergence base (default f16, both K and V)");
   o->session.add_to(*sub, "Tokens per chunk (default 512, as llama-perplexity)");
   commands.push_back({sub, [o]() { return run_perplexity(*o); }});
 }

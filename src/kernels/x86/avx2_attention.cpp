@@ -12,6 +12,7 @@
 
 #include "core/fp16.h"
 #include "kernels/x86/attention_kernels.h"
+#include "kernels/x86/avx2_kernels.h"
 
 namespace ef::kernels::x86::avx2 {
 namespace {
@@ -224,6 +225,8 @@ void fill_attention(AttentionKernels& t) {
   t.flash_tile = flash_tile;
   t.widen_f16 = f16_to_f32_row;
   t.widen_bf16 = bf16_to_f32_row;
+  t.widen_q8_0 = dequantize_row_q8_0;  // avx2_widen.cpp
+  t.widen_q4_0 = dequantize_row_q4_0;
 }
 
 }  // namespace ef::kernels::x86::avx2

@@ -31,4 +31,10 @@ void quantize_row_q8_0(const float* x, void* y, int64_t n);
 // Activation quantizer (ggml-cpu x86 semantics), = ref::quantize_row_q8_0_act.
 void quantize_row_q8_0_act(const float* x, void* y, int64_t n);
 
+// Block rows to F32 (avx2_widen.cpp), bit-identical to the scalar
+// references: flash attention's widening step for Q8_0 / Q4_0 caches.
+// (F16/BF16 widenings: attention_kernels.h.)
+void dequantize_row_q8_0(const void* x, float* y, int64_t n);
+void dequantize_row_q4_0(const void* x, float* y, int64_t n);
+
 }  // namespace ef::kernels::x86::avx2

@@ -2,6 +2,7 @@
 // SIMD activation conversions; weight-side conversions stay scalar (they run
 // once per model load).
 #include "kernels/ref/ref.h"
+#include "kernels/x86/attention_kernels.h"
 #include "kernels/x86/avx2_kernels.h"
 #include "kernels/x86/x86_tables.h"
 
@@ -26,6 +27,11 @@ void fill_avx2_table(KernelTable& t) {
   t.q8_0.gemm = avx2::gemm_q8_0;
   t.q4_0.vec_dot = avx2::vec_dot_q4_0;
   t.q4_0.gemm = avx2::gemm_q4_0;
+  // Widening (dequantization) of rows: KV cache tiles, embedding rows.
+  t.f16.to_float = avx2::f16_to_f32_row;
+  t.bf16.to_float = avx2::bf16_to_f32_row;
+  t.q8_0.to_float = avx2::dequantize_row_q8_0;
+  t.q4_0.to_float = avx2::dequantize_row_q4_0;
 }
 
 }  // namespace ef::kernels::x86
