@@ -33,17 +33,7 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const bool f16 = cache.type() == KvType::f16;
   const kernels::TypeKernels& tk = f16 ? table.f16 : table.f32;
-  const kernels::VecDotFn dot = tk.vec_dot;
-  // float -> F16 rounding to nearest even (what ggml's conversion does),
-  // vectorised by the kernels.
-  const kernels::FromFloatFn to_f16 = table.f16.from_float;
   const size_t eb = cache.elem_bytes();
-  // The dots run as one gemm call per (token, head) over all positions (or
-  // dims): the kernels guarantee gemm elements are bit-identical to vec_dot
-  // (the 1x1 tile), so this only removes per-dot call overhead.
-  const auto rows_of = [&](const void* first, const void* second) {
-    return static_cast<size_t>(static_cast<const char*>(second) - static_cast<const char*>(first));
-  };
   // Sliding-window layers: position i sees [i + 1 - n_swa, i].
   const int64_t window = c.is_swa(il) ? c.n_swa : 0;
   auto first_visible = [&](int64_t pos) {
@@ -89,6 +79,38 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
     return;
   }
 
+  // Full-context layers: the group's queries share each K/V row (batched).
+  if (window == 0 && cache.ring(il) == 0 && tk.gemm != nullptr) {
+    attention_batched(c, cache, il, q, out, n, n_past, pool, table);
+    return;
+  }
+  attention_per_row(c, cache, il, q, out, n, n_past, scratch, pool, table);
+}
+
+void attention_per_row(const ModelConfig& c, const KvCache& cache, int64_t il, const float* q,
+                       float* out, int64_t n, int64_t n_past, ForwardScratch& scratch,
+                       ThreadPool& pool, const kernels::KernelTable& table) {
+  const int64_t hd = c.head_dim;
+  const int64_t q_dim = c.n_head * hd;
+  const int64_t group = c.n_head / c.n_head_kv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const bool f16 = cache.type() == KvType::f16;
+  const kernels::TypeKernels& tk = f16 ? table.f16 : table.f32;
+  const kernels::VecDotFn dot = tk.vec_dot;
+  // float -> F16 rounding to nearest even (what ggml's conversion does),
+  // vectorised by the kernels.
+  const kernels::FromFloatFn to_f16 = table.f16.from_float;
+  const size_t eb = cache.elem_bytes();
+  // The dots run as one gemm call per (token, head) over all positions (or
+  // dims): the kernels guarantee gemm elements are bit-identical to vec_dot
+  // (the 1x1 tile), so this only removes per-dot call overhead.
+  const auto rows_of = [&](const void* first, const void* second) {
+    return static_cast<size_t>(static_cast<const char*>(second) - static_cast<const char*>(first));
+  };
+  const int64_t window = c.is_swa(il) ? c.n_swa : 0;
+  auto first_visible = [&](int64_t pos) {
+    return window > 0 ? std::max<int64_t>(0, pos + 1 - window) : int64_t{0};
+  };
   pool.run(n * c.n_head, [&](int64_t task, int thread) {
     const int64_t t = task / c.n_head;  // token within the micro-batch
     const int64_t h = task % c.n_head;  // query head
