@@ -1,9 +1,11 @@
 # The two commands of README: `make demo` and `make test`. Both install any
 # missing Debian packages first, then configure and build with CMake presets.
+# `make test-arm` cross-compiles core + kernels for aarch64 and runs their
+# tests under qemu-user on an emulated CPU with and without dotprod.
 JOBS ?= $(shell nproc)
 BIN := build/release/bin
 
-.PHONY: deps build demo test test-asan fuzz bench format clean
+.PHONY: deps build demo test test-asan test-arm fuzz bench format clean
 
 deps:
 	@scripts/install-deps.sh
@@ -22,6 +24,12 @@ test-asan: deps
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
 	@ctest --preset asan
+
+test-arm:
+	@scripts/install-deps.sh arm
+	@cmake --preset aarch64 >/dev/null
+	@cmake --build --preset aarch64 -j $(JOBS)
+	@ctest --preset aarch64
 
 fuzz: deps
 	@cmake --preset fuzz >/dev/null

@@ -2,7 +2,10 @@
 //   pp<N>: one eval() of an N-token prompt (prefill, micro-batches of n_ubatch)
 //   tg<M>: M single-token eval() calls after it (decode)
 // Usage: model_bench [--model PATH | --shape smollm2-135m|tiny] [--type f32|f16|q8_0|q4_0]
-//                    [--threads N] [--pp 512] [--tg 128] [--reps 1]
+//                    [--threads N] [--pp 512] [--tg 128] [--reps 1] [--flash on|off]
+//                    [--cache f16|f32]
+// tg runs after the pp prompt, i.e. at depth pp (--pp 4096 --tg 64: decode
+// at depth 4096).
 // Without --model, a random model of the given shape is written to /tmp first.
 #include <time.h>
 
@@ -36,6 +39,7 @@ double cpu_s() {
 int main(int argc, char** argv) {
   std::string model_path, shape = "smollm2-135m", type_name = "q8_0";
   int threads = 2, pp = 512, tg = 128, reps = 1;
+  bool flash = true, kv_f32 = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--model") model_path = v;
@@ -45,6 +49,8 @@ int main(int argc, char** argv) {
     else if (a == "--pp") pp = std::atoi(v.c_str());
     else if (a == "--tg") tg = std::atoi(v.c_str());
     else if (a == "--reps") reps = std::atoi(v.c_str());
+    else if (a == "--flash") flash = v == "on";
+    else if (a == "--cache") kv_f32 = v == "f32";
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -90,6 +96,9 @@ int main(int argc, char** argv) {
   ef::SessionOptions opt;
   opt.n_threads = threads;
   opt.n_ctx = pp + tg;
+  opt.flash_attn = flash;
+  opt.kv_type = kv_f32 ? ef::KvType::f32 : ef::KvType::f16;
+  std::printf("flash attention %s, %s cache\n", flash ? "on" : "off", kv_f32 ? "f32" : "f16");
   auto session = ef::Session::create(**model, opt);
   if (!session.ok()) {
     std::fprintf(stderr, "error: %s\n", session.error().message().c_str());

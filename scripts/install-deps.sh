@@ -2,11 +2,19 @@
 # Installs the Debian packages EdgeFormer needs to build, test and fuzz, but
 # only the ones that are missing (so it is fast and offline-safe when all are
 # present). Needs root or sudo only when something is missing.
+# With the argument `arm` (used by `make test-arm`) it also installs
+# GoogleTest's sources (built with the cross compiler), Debian's aarch64 cross
+# toolchain (gcc/g++ + aarch64 libc and libstdc++ under /usr/aarch64-linux-gnu)
+# and qemu-user (qemu-aarch64 runs the aarch64 test binary on this x86 host,
+# on chosen emulated CPUs); `make demo` and `make test` do not need them.
 set -euo pipefail
 
 packages=(g++ cmake ninja-build make libgtest-dev libbenchmark-dev libcli11-dev
           nlohmann-json3-dev clang libclang-rt-14-dev
           libutf8proc-dev pkg-config)
+if [ "${1:-}" = "arm" ]; then
+  packages+=(googletest g++-aarch64-linux-gnu qemu-user)
+fi
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -72,6 +72,25 @@ TEST_F(CliHappy, GreedyGenerationIsIdenticalAcrossThreadCounts) {
   EXPECT_NE(one.err.find("VmHWM"), std::string::npos);
 }
 
+TEST_F(CliHappy, FlashAttentionIsOnByDefault) {
+  // The session line reports what the session runs; the default must be the
+  // flash path, and --flash-attn off must still reach the score-matrix path.
+  auto gen = [](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"generate", "-m", model_, "-p", "abc", "-n", "8", "--temp", "0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_cli(args);
+  };
+  const CliRun dflt = gen({});
+  const CliRun on = gen({"--flash-attn", "on"});
+  const CliRun off = gen({"--flash-attn", "off"});
+  ASSERT_EQ(dflt.exit_code, 0) << dflt.err;
+  ASSERT_EQ(on.exit_code, 0) << on.err;
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_NE(dflt.err.find("flash attention on"), std::string::npos) << dflt.err;
+  EXPECT_NE(off.err.find("flash attention off"), std::string::npos) << off.err;
+  EXPECT_EQ(dflt.out, on.out);
+}
+
 TEST_F(CliHappy, SeededSamplingIsReproducible) {
   auto gen = [](const char* seed) {
     return run_cli({"generate", "-m", model_, "-p", "Hello", "-n", "16", "--temp", "1.0", "--seed",

@@ -3,6 +3,7 @@
 // then produces the same continuation in every setting.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -22,10 +23,10 @@ struct Setting {
 
 const Setting kSettings[] = {{1, 512}, {2, 512}, {1, 1}, {2, 1}, {1, 3}, {2, 3}, {1, 7}, {2, 7}};
 
-std::vector<int32_t> prompt_tokens(int32_t n_vocab) {
+std::vector<int32_t> prompt_tokens(int32_t n_vocab, int n = 29) {
   std::vector<int32_t> t;
   uint32_t s = 12345;
-  for (int i = 0; i < 29; ++i) {  // not a multiple of 3 or 7: ragged last micro-batch
+  for (int i = 0; i < n; ++i) {  // not a multiple of 3 or 7: ragged last micro-batch
     s = s * 1664525u + 1013904223u;
     t.push_back(static_cast<int32_t>((s >> 8) % static_cast<uint32_t>(n_vocab)));
   }
@@ -40,7 +41,7 @@ struct Run {
 Run run(const Model& model, const Setting& st, KvType kv, const std::vector<int32_t>& prompt) {
   Run r;
   SessionOptions so;
-  so.n_ctx = 96;
+  so.n_ctx = std::max<int64_t>(96, static_cast<int64_t>(prompt.size()) + 32);
   so.n_threads = st.n_threads;
   so.n_ubatch = st.n_ubatch;
   so.kv_type = kv;
@@ -75,13 +76,15 @@ Run run(const Model& model, const Setting& st, KvType kv, const std::vector<int3
   return r;
 }
 
-void check_all_settings(const TinyModelSpec& spec, const std::string& name, KvType kv) {
+void check_all_settings(const TinyModelSpec& spec, const std::string& name, KvType kv,
+                        int prompt_len = 29) {
   const std::string path = ::testing::TempDir() + "/det_" + name + ".gguf";
   const Status st = write_tiny_llama(path, spec);
   ASSERT_TRUE(st.ok()) << st.error().message();
   auto model = Model::load(path);
   ASSERT_TRUE(model.ok()) << model.error().message();
-  const auto prompt = prompt_tokens(static_cast<int32_t>(model.value()->config().n_vocab));
+  const auto prompt =
+      prompt_tokens(static_cast<int32_t>(model.value()->config().n_vocab), prompt_len);
 
   const Run base = run(*model.value(), kSettings[0], kv, prompt);
   ASSERT_EQ(base.prompt_logits.size(), prompt.size() * static_cast<size_t>(model.value()->config().n_vocab));
@@ -127,6 +130,30 @@ TEST(Determinism, Q4_0WeightsF16Cache) {
   spec.weight_type = DType::Q4_0;
   spec.seed = 7;
   check_all_settings(spec, "q4_0", KvType::f16);
+}
+
+TEST(Determinism, LongPromptAcrossFlashTilesAndGroups) {
+  // 150 prompt tokens + 32 generated: queries and micro-batches straddle the
+  // 64-position flash tiles; head_dim 64 (SIMD kernels), GQA group of 2.
+  TinyModelSpec spec;
+  spec.n_embd = 128;
+  spec.n_head = 2;
+  spec.n_head_kv = 1;
+  spec.seed = 8;
+  check_all_settings(spec, "long", KvType::f16, 150);
+}
+
+TEST(Determinism, ContextBeyondOneFlashKvPiece) {
+  // 1100 prompt tokens + 32 generated: ranges cross kFlashKvChunk (1024),
+  // so rows are attended in pieces merged by lse; decode runs the pieces as
+  // separate tasks, prefill in sequence: the results must still agree.
+  TinyModelSpec spec;
+  spec.n_embd = 64;
+  spec.n_head = 1;
+  spec.n_head_kv = 1;
+  spec.n_layer = 1;
+  spec.seed = 9;
+  check_all_settings(spec, "pieces", KvType::f32, 1100);
 }
 
 }  // namespace

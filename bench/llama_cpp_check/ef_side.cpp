@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
   ef::SessionOptions o;
   o.n_threads = std::atoi(argv[5]);
   o.n_ctx = 4096;
+  // llama_side runs with -fa off (flash_attn_type disabled): compare like with like.
+  o.flash_attn = false;
   if (mode == "logits") {
     o.n_ubatch = std::atoi(argv[6]);
     o.kv_type = argc > 7 && std::strcmp(argv[7], "f32") == 0 ? ef::KvType::f32 : ef::KvType::f16;

@@ -13,6 +13,9 @@
 #if defined(EF_HAVE_X86)
 #include "kernels/x86/x86_tables.h"
 #endif
+#if defined(EF_HAVE_ARM)
+#include "kernels/arm/arm_tables.h"
+#endif
 
 namespace ef::kernels {
 namespace {
@@ -44,6 +47,13 @@ constexpr IsaEntry kIsas[] = {
               f.avx512dq && f.avx512_vnni && f.avx512_bf16 && f.amx_usable && f.amx_int8;
      },
      x86::fill_amx_table},
+#endif
+#if defined(EF_HAVE_ARM)
+    {Isa::neon, [](const CpuFeatures& f) { return f.neon; }, arm::fill_neon_table},
+    // SDOT: probed from the kernel's HWCAP_ASIMDDP, never assumed from the
+    // compile flags of the dotprod file.
+    {Isa::neon_dotprod, [](const CpuFeatures& f) { return f.neon && f.dotprod; },
+     arm::fill_neon_dotprod_table},
 #endif
 };
 constexpr size_t kNumIsas = sizeof(kIsas) / sizeof(kIsas[0]);
@@ -87,6 +97,15 @@ void init_active() {
   g_active.store(table.ok() ? *table : &build(0), std::memory_order_release);
 }
 
+constexpr Isa kAllIsas[] = {Isa::scalar, Isa::avx2, Isa::avx512, Isa::avx512_vnni,
+                            Isa::amx,    Isa::neon, Isa::neon_dotprod};
+
+std::string all_isa_names() {
+  std::string s;
+  for (Isa isa : kAllIsas) s += std::string(s.empty() ? "" : ", ") + isa_name(isa);
+  return s;
+}
+
 }  // namespace
 
 const char* isa_name(Isa isa) {
@@ -97,16 +116,17 @@ const char* isa_name(Isa isa) {
     case Isa::avx512_vnni: return "avx512_vnni";
     case Isa::amx: return "amx";
     case Isa::neon: return "neon";
+    case Isa::neon_dotprod: return "neon_dotprod";
   }
   return "unknown";
 }
 
 Result<Isa> parse_isa(const std::string& name) {
-  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::avx512_vnni, Isa::amx, Isa::neon}) {
+  for (Isa isa : kAllIsas) {
     if (name == isa_name(isa)) return isa;
   }
   return make_error(Errc::invalid_argument, "unknown ISA '" + name + "'", "EDGEFORMER_ISA / --isa",
-                    "use one of: scalar, avx2, avx512, amx");
+                    "use one of: " + all_isa_names());
 }
 
 Isa resolve_isa_request(const char* value, std::string* warning) {

@@ -8,7 +8,7 @@
 //
 // ref/ holds the scalar oracles; x86/ and arm/ hold per-ISA versions. The
 // table is filled once at start-up from the best ISA the CPU supports (or
-// EDGEFORMER_ISA=scalar|avx2|avx512|...); a faster kernel is added by adding
+// EDGEFORMER_ISA=scalar|avx2|avx512|amx|neon|neon_dotprod); a faster kernel is added by adding
 // a file and one line in dispatch.cpp.
 #pragma once
 
@@ -54,7 +54,8 @@ struct TypeKernels {
   FromFloatFn from_float_act = nullptr;
 };
 
-enum class Isa { scalar, avx2, avx512, avx512_vnni, amx, neon };
+// neon: AArch64 Advanced SIMD; neon_dotprod: + SDOT (ARMv8.2-A dotprod).
+enum class Isa { scalar, avx2, avx512, avx512_vnni, amx, neon, neon_dotprod };
 const char* isa_name(Isa isa);
 
 struct KernelTable {

@@ -116,6 +116,8 @@ TEST(KernelsDispatch, ParseAndResolveIsa) {
   EXPECT_EQ(parse_isa("scalar").value(), Isa::scalar);
   EXPECT_EQ(parse_isa("avx2").value(), Isa::avx2);
   EXPECT_EQ(parse_isa("avx512").value(), Isa::avx512);
+  EXPECT_EQ(parse_isa("neon").value(), Isa::neon);
+  EXPECT_EQ(parse_isa("neon_dotprod").value(), Isa::neon_dotprod);
   EXPECT_FALSE(parse_isa("avx9000").ok());
   EXPECT_FALSE(parse_isa("").ok());
   EXPECT_EQ(parse_isa("sse").error().code, Errc::invalid_argument);
@@ -128,7 +130,7 @@ TEST(KernelsDispatch, ParseAndResolveIsa) {
   EXPECT_EQ(resolve_isa_request("bogus", &warning), best_isa());
   EXPECT_NE(warning.find("bogus"), std::string::npos);
   // An ISA this build/CPU cannot run falls back with a warning.
-  for (Isa isa : {Isa::avx2, Isa::avx512, Isa::neon, Isa::amx}) {
+  for (Isa isa : {Isa::avx2, Isa::avx512, Isa::neon, Isa::neon_dotprod, Isa::amx}) {
     warning.clear();
     const Isa got = resolve_isa_request(isa_name(isa), &warning);
     if (isa_supported(isa)) {

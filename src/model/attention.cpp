@@ -24,58 +24,138 @@
 
 namespace ef {
 
-void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const float* q,
-               float* out, int64_t n, int64_t n_past, ForwardScratch& scratch, ThreadPool& pool,
-               const kernels::KernelTable& table) {
+namespace {
+
+// Rows of one flash task: on the stack unless the GQA group is very wide.
+constexpr int64_t kStackRows = kFlashQueryBlock * 16;
+FlashRow* row_storage(FlashRow* stack, std::vector<FlashRow>& big, int64_t need) {
+  if (need <= kStackRows) return stack;
+  big.resize(static_cast<size_t>(need));
+  return big.data();
+}
+
+// Flash attention of one layer. Every row's visible range is cut at multiples
+// of kFlashKvChunk; each piece is attended with its log-sum-exp and the
+// pieces are merged in position order (flash_merge). Prefill: one task per
+// (KV head, block of kFlashQueryBlock tokens), whose rows are the group's
+// query heads of those tokens (each KV row widened once per task), running
+// its pieces in sequence. Decode (n == 1): one task per (KV head, piece), so
+// that a few KV heads still keep every thread busy at depth, then the merge.
+// Same pieces, same merge order either way: results do not depend on the
+// micro-batch split or the thread count.
+void flash_layer_attention(const ModelConfig& c, const KvCache& cache, int64_t il, const float* q,
+                           float* out, int64_t n, int64_t n_past, ForwardScratch& scratch,
+                           ThreadPool& pool, const kernels::KernelTable& table) {
   const int64_t hd = c.head_dim;
   const int64_t q_dim = c.n_head * hd;
-  const int64_t group = c.n_head / c.n_head_kv;  // query heads per KV head
+  const int64_t group = c.n_head / c.n_head_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const bool f16 = cache.type() == KvType::f16;
-  const kernels::TypeKernels& tk = f16 ? table.f16 : table.f32;
   const size_t eb = cache.elem_bytes();
-  // Sliding-window layers: position i sees [i + 1 - n_swa, i].
   const int64_t window = c.is_swa(il) ? c.n_swa : 0;
   auto first_visible = [&](int64_t pos) {
     return window > 0 ? std::max<int64_t>(0, pos + 1 - window) : int64_t{0};
   };
+  auto kv_head = [&](int64_t kvh) {
+    FlashKv kv;
+    kv.k = static_cast<const char*>(cache.k_row(il, 0)) + kvh * hd * eb;
+    kv.v = static_cast<const char*>(cache.v_pos(il, 0)) + kvh * hd * eb;
+    kv.k_stride = kv.v_stride = cache.row_bytes();
+    kv.type = cache.type() == KvType::f16 ? DType::F16 : DType::F32;
+    kv.dk = kv.dv = hd;
+    kv.ring = cache.ring(il);
+    return kv;
+  };
+  constexpr int64_t CH = kFlashKvChunk;
 
-  if (!cache.v_transposed()) {
-    // Flash attention: one task per (KV head, block of kFlashQueryBlock
-    // tokens); its rows are the group's query heads of those tokens, so each
-    // KV row is widened once per task.
-    const int64_t n_blocks = (n + kFlashQueryBlock - 1) / kFlashQueryBlock;
-    pool.run(c.n_head_kv * n_blocks, [&](int64_t task, int thread) {
-      const int64_t kvh = task / n_blocks;
-      const int64_t t0 = (task % n_blocks) * kFlashQueryBlock;
-      const int64_t t1 = std::min(n, t0 + kFlashQueryBlock);
-      FlashRow rows[kFlashQueryBlock * 16];
-      FlashRow* rp = rows;
-      std::vector<FlashRow> big;  // only for GQA groups wider than 16
-      if ((t1 - t0) * group > static_cast<int64_t>(std::size(rows))) {
-        big.resize(static_cast<size_t>((t1 - t0) * group));
-        rp = big.data();
+  if (n == 1) {
+    // Pieces [c0, c0 + CH) of the one token's range [lo, hi).
+    const int64_t hi = n_past + 1, lo = first_visible(n_past);
+    const int64_t first = lo / CH, n_pieces = (hi - 1) / CH - first + 1;
+    float* parts = scratch.flash_parts.as<float>();  // [n_head][n_pieces][hd + 1]
+    pool.run(c.n_head_kv * n_pieces, [&](int64_t task, int thread) {
+      const int64_t kvh = task / n_pieces, piece = task % n_pieces;
+      const int64_t c0 = (first + piece) * CH;
+      FlashRow stack_rows[kStackRows];
+      std::vector<FlashRow> big;  // only for GQA groups wider than kStackRows
+      FlashRow* rows = row_storage(stack_rows, big, group);
+      for (int64_t g = 0; g < group; ++g) {
+        const int64_t h = kvh * group + g;
+        float* part = parts + (h * n_pieces + piece) * (hd + 1);
+        rows[g] = FlashRow{q + h * hd, part, std::max(lo, c0), std::min(hi, c0 + CH), part + hd};
       }
-      int64_t nr = 0;
+      float* fs = scratch.flash.as<float>() + static_cast<size_t>(thread) * scratch.flash_floats;
+      flash_attend(kv_head(kvh), rows, group, scale, fs, table);
+    });
+    for (int64_t h = 0; h < c.n_head; ++h) {
+      float* oh = out + h * hd;
+      std::fill(oh, oh + hd, 0.0f);
+      float lse = -INFINITY;
+      for (int64_t piece = 0; piece < n_pieces; ++piece) {
+        const float* part = parts + (h * n_pieces + piece) * (hd + 1);
+        flash_merge(oh, &lse, part, part[hd], hd);
+      }
+    }
+    return;
+  }
+
+  const int64_t n_blocks = (n + kFlashQueryBlock - 1) / kFlashQueryBlock;
+  pool.run(c.n_head_kv * n_blocks, [&](int64_t task, int thread) {
+    const int64_t kvh = task / n_blocks;
+    const int64_t t0 = (task % n_blocks) * kFlashQueryBlock;
+    const int64_t t1 = std::min(n, t0 + kFlashQueryBlock);
+    // Per-thread scratch: flash_attend's, then the rows' pieces [nr][hd + 1]
+    // (output | lse) and their merged lse [nr].
+    float* fs = scratch.flash.as<float>() + static_cast<size_t>(thread) * scratch.flash_floats;
+    float* parts = fs + flash_scratch_floats(hd, hd, kFlashQueryBlock * group);
+    float* lses = parts + kFlashQueryBlock * group * (hd + 1);
+    FlashRow stack_rows[kStackRows];
+    std::vector<FlashRow> big;  // only for blocks of more than kStackRows rows
+    FlashRow* rows = row_storage(stack_rows, big, (t1 - t0) * group);
+    int64_t lo_all = INT64_MAX, hi_all = 0, nr = 0;
+    for (int64_t t = t0; t < t1; ++t) {
+      for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+        float* part = parts + nr * (hd + 1);
+        rows[nr] = FlashRow{q + t * q_dim + h * hd, part, 0, 0, part + hd};
+        lses[nr] = -INFINITY;
+        std::fill(out + t * q_dim + h * hd, out + t * q_dim + (h + 1) * hd, 0.0f);
+        ++nr;
+      }
+      lo_all = std::min(lo_all, first_visible(n_past + t));
+      hi_all = std::max(hi_all, n_past + t + 1);
+    }
+    const FlashKv kv = kv_head(kvh);
+    for (int64_t c0 = lo_all / CH * CH; c0 < hi_all; c0 += CH) {
+      int64_t i = 0;
       for (int64_t t = t0; t < t1; ++t) {
-        for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
-          FlashRow& r = rp[nr++];
-          r.q = q + t * q_dim + h * hd;
-          r.out = out + t * q_dim + h * hd;
-          r.hi = n_past + t + 1;
-          r.lo = first_visible(n_past + t);
+        for (int64_t g = 0; g < group; ++g, ++i) {
+          rows[i].lo = std::max(first_visible(n_past + t), c0);
+          rows[i].hi = std::min(n_past + t + 1, c0 + CH);
         }
       }
-      FlashKv kv;
-      kv.k = static_cast<const char*>(cache.k_row(il, 0)) + kvh * hd * eb;
-      kv.v = static_cast<const char*>(cache.v_pos(il, 0)) + kvh * hd * eb;
-      kv.k_stride = kv.v_stride = cache.row_bytes();
-      kv.f16 = f16;
-      kv.dk = kv.dv = hd;
-      kv.ring = cache.ring(il);
-      float* fs = scratch.flash.as<float>() + static_cast<size_t>(thread) * scratch.flash_floats;
-      flash_attend(kv, rp, nr, scale, fs, table);
-    });
+      flash_attend(kv, rows, nr, scale, fs, table);
+      i = 0;
+      for (int64_t t = t0; t < t1; ++t) {
+        for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h, ++i) {
+          flash_merge(out + t * q_dim + h * hd, &lses[i], rows[i].out, *rows[i].lse, hd);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const float* q, float* out,
+               int64_t n, int64_t n_past, ForwardScratch& scratch, ThreadPool& pool,
+               const kernels::KernelTable& table) {
+  const bool f16 = cache.type() == KvType::f16;
+  const kernels::TypeKernels& tk = f16 ? table.f16 : table.f32;
+  // Sliding-window layers (position i sees [i + 1 - n_swa, i]) keep the
+  // per-row path.
+  const int64_t window = c.is_swa(il) ? c.n_swa : 0;
+
+  if (!cache.v_transposed()) {
+    flash_layer_attention(c, cache, il, q, out, n, n_past, scratch, pool, table);
     return;
   }
 
@@ -112,9 +192,9 @@ void attention_per_row(const ModelConfig& c, const KvCache& cache, int64_t il, c
     return window > 0 ? std::max<int64_t>(0, pos + 1 - window) : int64_t{0};
   };
   pool.run(n * c.n_head, [&](int64_t task, int thread) {
-    const int64_t t = task / c.n_head;  // token within the micro-batch
-    const int64_t h = task % c.n_head;  // query head
-    const int64_t kvh = h / group;      // shared KV head
+    const int64_t t = task / c.n_head;    // token within the micro-batch
+    const int64_t h = task % c.n_head;    // query head
+    const int64_t kvh = h / group;        // shared KV head
     const int64_t n_kv = n_past + t + 1;  // causal: positions [lo, pos]
     const int64_t lo = first_visible(n_past + t);
     const int64_t n_vis = n_kv - lo;
@@ -124,8 +204,8 @@ void attention_per_row(const ModelConfig& c, const KvCache& cache, int64_t il, c
     // Per-thread scratch: scores [n_ctx] in F32; probabilities [n_ctx] and
     // the query [hd] in F16.
     float* scores = scratch.att_f32.as<float>() + static_cast<int64_t>(thread) * scratch.n_ctx;
-    uint16_t* half = scratch.att_f16.as<uint16_t>() +
-                     static_cast<int64_t>(thread) * (scratch.n_ctx + hd);
+    uint16_t* half =
+        scratch.att_f16.as<uint16_t>() + static_cast<int64_t>(thread) * (scratch.n_ctx + hd);
     uint16_t* probs16 = half;
     uint16_t* q16 = half + scratch.n_ctx;
 

@@ -12,8 +12,13 @@
 // so attention reads only the latent cache, as MQA with head size r + rope.
 // Decompressed form: k_p and v_p rebuilt for every cached position, then
 // plain attention (kept to verify the absorbed form).
+// Flash form: the absorbed form with flash_attend over the latent cache
+// (MQA: one KV head of dk = r + rope, dv = r, the values being the first r
+// elements of each key row), tasks of kMlaFlashTokens tokens x all heads.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "core/fp16.h"
 #include "core/thread_pool.h"
@@ -23,13 +28,52 @@
 #include "model/deepseek2_config.h"
 #include "model/deepseek2_forward.h"
 #include "model/deepseek2_weights.h"
+#include "model/flash_attention.h"
 
 namespace ef {
 namespace {
 
+// lat[h][t] = softmax(scale q_abs[t][h] . [c_p | k_pe_p]) c_p over p <= pos,
+// by flash attention. q_abs: [n][n_head][r + rope]; lat: [n_head][n][r].
+void flash_latent(const ModelConfig& c, const MlaCache& cache, int64_t il, const float* q_abs,
+                  float* lat, int64_t n, int64_t n_past, float scale, Deepseek2Scratch& s,
+                  ThreadPool& pool, const kernels::KernelTable& kt) {
+  const int64_t r = c.kv_lora_rank, qa_dim = r + c.n_rot;
+  const int64_t n_blocks = (n + kMlaFlashTokens - 1) / kMlaFlashTokens;
+  pool.run(n_blocks, [&](int64_t block, int thread) {
+    const int64_t t0 = block * kMlaFlashTokens;
+    const int64_t t1 = std::min(n, t0 + kMlaFlashTokens);
+    FlashRow stack_rows[kMlaFlashTokens * 128];  // (t1 - t0) * n_head rows
+    std::vector<FlashRow> big;                   // only for more than 128 heads
+    FlashRow* rows = stack_rows;
+    if (c.n_head > 128) {
+      big.resize(static_cast<size_t>((t1 - t0) * c.n_head));
+      rows = big.data();
+    }
+    int64_t nr = 0;
+    for (int64_t t = t0; t < t1; ++t) {
+      for (int64_t h = 0; h < c.n_head; ++h) {
+        FlashRow& row = rows[nr++];
+        row.q = q_abs + (t * c.n_head + h) * qa_dim;
+        row.out = lat + (h * n + t) * r;
+        row.lo = 0;
+        row.hi = n_past + t + 1;
+      }
+    }
+    FlashKv kv;
+    kv.k = kv.v = static_cast<const char*>(cache.row(il, 0));
+    kv.k_stride = kv.v_stride = static_cast<size_t>(cache.row_elems()) * cache.elem_bytes();
+    kv.type = cache.type() == KvType::f16 ? DType::F16 : DType::F32;
+    kv.dk = qa_dim;
+    kv.dv = r;
+    float* fs = s.flash.as<float>() + static_cast<size_t>(thread) * s.flash_floats;
+    flash_attend(kv, rows, nr, scale, fs, kt);
+  });
+}
+
 void absorbed(const ModelConfig& c, const Deepseek2Weights& w, const MlaCache& cache, int64_t il,
               const float* q, float* out, int64_t n, int64_t n_past, Deepseek2Scratch& s,
-              ThreadPool& pool, const kernels::KernelTable& kt) {
+              ThreadPool& pool, const kernels::KernelTable& kt, bool flash) {
   const Deepseek2Layer& L = w.layers[static_cast<size_t>(il)];
   const int64_t r = c.kv_lora_rank, rope = c.n_rot, hk = c.head_dim, hv = c.head_dim_v;
   const int64_t nope = hk - rope, qa_dim = r + rope;
@@ -52,36 +96,40 @@ void absorbed(const ModelConfig& c, const Deepseek2Weights& w, const MlaCache& c
   const float scale = deepseek2_kq_scale(c);
   const bool f16 = cache.type() == KvType::f16;
   const kernels::VecDotFn dot = f16 ? kt.f16.vec_dot : kt.f32.vec_dot;
-  pool.run(n * c.n_head, [&](int64_t task, int thread) {
-    const int64_t t = task / c.n_head, h = task % c.n_head;
-    const int64_t n_kv = n_past + t + 1;
-    const float* qh = q_abs + (t * c.n_head + h) * qa_dim;  // [r + rope]
-    float* scores = s.att_f32.as<float>() + thread * (s.n_ctx + r);  // [n_kv]
-    float* acc = scores + s.n_ctx;                                   // [r]
-    uint16_t* q16 = s.att_f16.as<uint16_t>() + thread * (s.n_ctx + qa_dim);  // [r + rope]
-    // scores[p] = ([c_p | k_pe_p] . q_abs) * scale; the query is rounded to
-    // the cache type first (as ggml's mul_mat does for an F16 cache).
-    const void* qv = qh;
-    if (f16) {
-      for (int64_t i = 0; i < qa_dim; ++i) q16[i] = fp32_to_fp16(qh[i]);
-      qv = q16;
-    }
-    for (int64_t p = 0; p < n_kv; ++p) scores[p] = dot(qa_dim, cache.row(il, p), qv) * scale;
-    ops::softmax(scores, n_kv);
-    // acc = sum_p prob_p c_p   (latent-space attention output)
-    std::memset(acc, 0, static_cast<size_t>(r) * sizeof(float));
-    for (int64_t p = 0; p < n_kv; ++p) {
-      const float pr = scores[p];
+  if (flash) {
+    flash_latent(c, cache, il, q_abs, lat, n, n_past, scale, s, pool, kt);
+  } else {
+    pool.run(n * c.n_head, [&](int64_t task, int thread) {
+      const int64_t t = task / c.n_head, h = task % c.n_head;
+      const int64_t n_kv = n_past + t + 1;
+      const float* qh = q_abs + (t * c.n_head + h) * qa_dim;                   // [r + rope]
+      float* scores = s.att_f32.as<float>() + thread * (s.n_ctx + r);          // [n_kv]
+      float* acc = scores + s.n_ctx;                                           // [r]
+      uint16_t* q16 = s.att_f16.as<uint16_t>() + thread * (s.n_ctx + qa_dim);  // [r + rope]
+      // scores[p] = ([c_p | k_pe_p] . q_abs) * scale; the query is rounded to
+      // the cache type first (as ggml's mul_mat does for an F16 cache).
+      const void* qv = qh;
       if (f16) {
-        const uint16_t* row = static_cast<const uint16_t*>(cache.row(il, p));
-        for (int64_t i = 0; i < r; ++i) acc[i] += pr * fp16_to_fp32(row[i]);
-      } else {
-        const float* row = static_cast<const float*>(cache.row(il, p));
-        for (int64_t i = 0; i < r; ++i) acc[i] += pr * row[i];
+        for (int64_t i = 0; i < qa_dim; ++i) q16[i] = fp32_to_fp16(qh[i]);
+        qv = q16;
       }
-    }
-    std::memcpy(lat + (h * n + t) * r, acc, static_cast<size_t>(r) * sizeof(float));
-  });
+      for (int64_t p = 0; p < n_kv; ++p) scores[p] = dot(qa_dim, cache.row(il, p), qv) * scale;
+      ops::softmax(scores, n_kv);
+      // acc = sum_p prob_p c_p   (latent-space attention output)
+      std::memset(acc, 0, static_cast<size_t>(r) * sizeof(float));
+      for (int64_t p = 0; p < n_kv; ++p) {
+        const float pr = scores[p];
+        if (f16) {
+          const uint16_t* row = static_cast<const uint16_t*>(cache.row(il, p));
+          for (int64_t i = 0; i < r; ++i) acc[i] += pr * fp16_to_fp32(row[i]);
+        } else {
+          const float* row = static_cast<const float*>(cache.row(il, p));
+          for (int64_t i = 0; i < r; ++i) acc[i] += pr * row[i];
+        }
+      }
+      std::memcpy(lat + (h * n + t) * r, acc, static_cast<size_t>(r) * sizeof(float));
+    });
+  }
 
   // out[t][h] = W_vb[h] lat[h][t]   [n][n_head * hv]
   for (int64_t h = 0; h < c.n_head; ++h) {
@@ -165,7 +213,7 @@ void mla_attention(const ModelConfig& c, const Deepseek2Weights& w, const MlaCac
   if (mode == MlaMode::decompressed && s.dec_c.size_bytes() > 0) {
     decompressed(c, w, cache, il, q, out, n, n_past, s, pool, kt);
   } else {
-    absorbed(c, w, cache, il, q, out, n, n_past, s, pool, kt);
+    absorbed(c, w, cache, il, q, out, n, n_past, s, pool, kt, mode == MlaMode::flash);
   }
 }
 

@@ -24,6 +24,7 @@
 #include "kernels/ops.h"
 #include "model/deepseek2_cache.h"
 #include "model/deepseek2_weights.h"
+#include "model/flash_attention.h"
 
 namespace ef {
 namespace {
@@ -68,6 +69,8 @@ Result<Deepseek2Scratch> Deepseek2Scratch::create(const ModelConfig& c, int64_t 
   EF_TRY(alloc_floats(s.up, n_ubatch, c.n_ff, "up"));
   EF_TRY(alloc_floats(s.att_f32, s.n_threads, n_ctx + r, "attention scores"));
   EF_TRY(alloc_floats(s.att_f16, s.n_threads, (n_ctx + r + rope + 1) / 2, "attention f16"));
+  s.flash_floats = flash_scratch_floats(r + rope, r, c.n_head * kMlaFlashTokens);
+  EF_TRY(alloc_floats(s.flash, s.n_threads, static_cast<int64_t>(s.flash_floats), "flash"));
   int64_t mm_rows = n_ubatch;
   if (decompressed) {
     EF_TRY(alloc_floats(s.dec_c, n_ctx, r, "decompressed latents"));
@@ -88,7 +91,7 @@ Result<Deepseek2Scratch> Deepseek2Scratch::create(const ModelConfig& c, int64_t 
 uint64_t Deepseek2Scratch::bytes() const {
   uint64_t total = matmul_scratch.capacity();
   for (const Buffer* b : {&x, &xb, &qa, &q, &kva, &qn, &q_abs, &lat, &att, &proj, &gate, &up,
-                          &att_f32, &att_f16, &dec_c, &dec_k, &dec_v}) {
+                          &att_f32, &att_f16, &flash, &dec_c, &dec_k, &dec_v}) {
     total += b->size_bytes();
   }
   return total;

@@ -20,7 +20,13 @@ enum class MlaMode {
                  // the latent cache (an MQA with head size r + rope); W_v_b after
   decompressed,  // explicit per-head keys/values rebuilt from every cached
                  // latent (the textbook form; used to verify the absorbed one)
+  flash,         // absorbed, with flash attention over the latent cache:
+                 // keys = rows [c_p | k_pe_p] (dk = r + rope), values = their
+                 // first r elements (dv = r); all heads share the one KV head
 };
+
+// Tokens per flash task in MlaMode::flash (rows = these x n_head).
+constexpr int64_t kMlaFlashTokens = 4;
 
 // Activations of one micro-batch plus per-thread attention scratch.
 // n = n_ubatch, r = kv_lora_rank, hk = nope + rope, hv = value head size.
@@ -39,6 +45,8 @@ struct Deepseek2Scratch {
   Buffer gate, up; // [n][n_ff]
   Buffer att_f32;  // [n_threads][n_ctx + r]  scores | latent accumulator
   Buffer att_f16;  // [n_threads][n_ctx + r + rope]  query / probabilities in F16
+  Buffer flash;    // [n_threads][flash_floats]  MlaMode::flash tiles and row state
+  size_t flash_floats = 0;
   // MlaMode::decompressed only (empty otherwise):
   Buffer dec_c;    // [n_ctx][r]  cached latents as F32
   Buffer dec_k;    // [n_ctx][n_head * hk]

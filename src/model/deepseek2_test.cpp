@@ -131,6 +131,45 @@ TEST(Deepseek2Mla, AbsorbedEqualsDecompressedEveryPosition) {
   EXPECT_LT(max_err, 1e-5 * std::max(1.0, max_abs));
 }
 
+// Flash attention over the latent cache (dk = r + rope, dv = r), run in
+// micro-batches of 5 across the 64-position tiles, equals explicit
+// decompression fed one token at a time (F32 and F16 caches; the F16 cache
+// rounds latents, which both forms read).
+TEST(Deepseek2Mla, FlashEqualsDecompressed) {
+  TinyDeepseek2Spec spec;
+  spec.q_lora_rank = 32;
+  auto model = write_and_load("flash.gguf", spec);
+  ASSERT_NE(model, nullptr);
+  const ModelConfig& c = model->config();
+  const auto tokens = test_tokens(70, static_cast<int>(c.n_vocab));
+  const int64_t n_ctx = 80, ub = 5;
+  ThreadPool pool(2);
+  for (KvType kv : {KvType::f32, KvType::f16}) {
+    std::vector<float> logits[2];
+    for (int mode = 0; mode < 2; ++mode) {
+      auto cache = MlaCache::create(c.n_layer, n_ctx, c.kv_lora_rank, c.n_rot, kv);
+      ASSERT_TRUE(cache.ok());
+      const int64_t step = mode == 0 ? ub : 1;
+      auto scratch = Deepseek2Scratch::create(c, step, n_ctx, 2, /*decompressed=*/mode == 1);
+      ASSERT_TRUE(scratch.ok());
+      logits[mode].resize(tokens.size() * static_cast<size_t>(c.n_vocab));
+      for (size_t t = 0; t < tokens.size(); t += static_cast<size_t>(step)) {
+        const int64_t len = std::min<int64_t>(step, static_cast<int64_t>(tokens.size() - t));
+        deepseek2_forward(c, *model->deepseek2_weights(), *cache, *scratch, pool, &tokens[t], len,
+                          static_cast<int64_t>(t), 0, logits[mode].data() + t * c.n_vocab,
+                          mode == 0 ? MlaMode::flash : MlaMode::decompressed);
+      }
+    }
+    double max_err = 0.0, max_abs = 0.0;
+    for (size_t i = 0; i < logits[0].size(); ++i) {
+      max_err = std::max(max_err, static_cast<double>(std::abs(logits[0][i] - logits[1][i])));
+      max_abs = std::max(max_abs, static_cast<double>(std::abs(logits[1][i])));
+    }
+    EXPECT_GT(max_abs, 0.1);
+    EXPECT_LT(max_err, 1e-4 * std::max(1.0, max_abs)) << (kv == KvType::f16 ? "f16" : "f32");
+  }
+}
+
 // The cache holds only latent + shared RoPE key per token and layer.
 TEST(Deepseek2Mla, CacheBytesPerTokenAreLatentPlusRope) {
   TinyDeepseek2Spec spec;

@@ -1,96 +1,32 @@
 // Tiled flash attention with online softmax (see flash_attention.h for the
-// per-tile update rules and why they follow ggml's tiled CPU kernel).
+// update rules; the per-tile math is the kernel table's flash_tile).
 #include "model/flash_attention.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
-#include "core/fp16.h"
+#include "kernels/attention.h"
 #include "kernels/kernels.h"
 
 namespace ef {
-namespace {
-
-// Sum of 16 floats in the order of a 512-bit horizontal add (halves first:
-// 16 -> 8 -> 4 -> 2 -> 1), which is how ggml's AVX-512 soft_max reduces
-// each 16-lane chunk before adding it to its double accumulator.
-float lane16_sum(const float* e) {
-  float t[8], u[4];
-  for (int i = 0; i < 8; ++i) t[i] = e[i + 8] + e[i];
-  for (int i = 0; i < 4; ++i) u[i] = t[i + 4] + t[i];
-  const float w0 = u[2] + u[0];
-  const float w1 = u[3] + u[1];
-  return w0 + w1;
-}
-
-}  // namespace
 
 size_t flash_scratch_floats(int64_t dk, int64_t dv, int64_t max_rows) {
-  // K tile [T][dk], V tile [T][dv], scores [T], then per row: M, S, acc[dv],
-  // then the rows' F16 queries [max_rows][dk] (F16 path).
-  return static_cast<size_t>(kFlashKvTile * (dk + dv + 1) + max_rows * (2 + dv) +
-                             (max_rows * dk + 1) / 2);
+  // K tile [T][dk], V tile [T][dv], scores [T]; per row: scaled query [dk],
+  // acc [dv], M, S, lo, hi (int32 stored in float slots).
+  return static_cast<size_t>(kFlashKvTile * (dk + dv + 1) + max_rows * (dk + dv + 4));
 }
 
 namespace {
 
-// F16 cache: ggml's one-chunk kernel (ggml_compute_forward_flash_attn_ext_f16
-// _one_chunk), which llama.cpp runs for micro-batches of fewer than 64 tokens
-// per sequence, i.e. for decode and for llama-perplexity's default
-// 16-sequence batches. Per row, positions in increasing order:
-//   s = vec_dot_f16(k_p, fp16(q)) * scale
-//   if s > M: M = s, acc = fp16(acc * exp(M_old - M)), w = 1 else w = exp(s - M)
-//   acc = fp16(fma(v_p, w, acc));  S = S * ms + w
-//   out = float(acc) / S
-// (acc is rounded to F16 after every update, as ggml_vec_mad_f16 and
-// ggml_vec_scale_f16 store it.)
-void attend_f16_rows(const FlashKv& kv, const FlashRow* rows, int64_t n_rows, float scale,
-                     float* scratch, const kernels::KernelTable& table, int64_t lo_all,
-                     int64_t hi_all) {
-  constexpr int64_t T = kFlashKvTile;
-  const int64_t dk = kv.dk;
-  const int64_t dv = kv.dv;
-  float* M = scratch + T * (dk + dv + 1);
-  float* S = M + n_rows;
-  uint16_t* acc = reinterpret_cast<uint16_t*>(S + n_rows);             // [n_rows][dv] F16
-  uint16_t* q16 = reinterpret_cast<uint16_t*>(S + n_rows + n_rows * dv);  // [n_rows][dk]
-  const kernels::VecDotFn dot = table.f16.vec_dot;
-  for (int64_t r = 0; r < n_rows; ++r) {
-    table.f16.from_float(rows[r].q, q16 + r * dk, dk);
-    std::fill(acc + r * dv, acc + (r + 1) * dv, uint16_t{0});
-  }
-  // Tiles of positions (rows stay in step, so a tile's K/V rows are read
-  // while hot for every row of the group).
-  for (int64_t t0 = hi_all > 0 ? lo_all / T * T : 0; t0 < hi_all; t0 += T) {
-    for (int64_t r = 0; r < n_rows; ++r) {
-      const int64_t ra = std::max(t0, rows[r].lo);
-      const int64_t rb = std::min(t0 + T, rows[r].hi);
-      uint16_t* a = acc + r * dv;
-      for (int64_t p = ra; p < rb; ++p) {
-        const int64_t row = kv.ring > 0 ? p % kv.ring : p;
-        const char* kr = kv.k + static_cast<size_t>(row) * kv.k_stride;
-        const uint16_t* vr =
-            reinterpret_cast<const uint16_t*>(kv.v + static_cast<size_t>(row) * kv.v_stride);
-        const float sc = dot(dk, kr, q16 + r * dk) * scale;
-        float ms = 1.0f, w = 1.0f;
-        if (sc > M[r]) {
-          const float m_old = M[r];
-          M[r] = sc;
-          ms = std::exp(m_old - sc);
-          for (int64_t d = 0; d < dv; ++d) a[d] = fp32_to_fp16(fp16_to_fp32(a[d]) * ms);
-        } else {
-          w = std::exp(sc - M[r]);
-        }
-        for (int64_t d = 0; d < dv; ++d) {
-          a[d] = fp32_to_fp16(std::fma(fp16_to_fp32(vr[d]), w, fp16_to_fp32(a[d])));
-        }
-        S[r] = S[r] * ms + w;
-      }
-    }
-  }
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const float inv = S[r] == 0.0f ? 0.0f : 1.0f / S[r];
-    for (int64_t d = 0; d < dv; ++d) rows[r].out[d] = fp16_to_fp32(acc[r * dv + d]) * inv;
+// Widens positions [a, b) of one K or V head into tile rows a - t0 .. b - t0
+// (F32, `n` floats each). The only place where the cache's element type
+// matters: `widen` is that type's to_float.
+void widen_tile(const char* base, size_t stride, int64_t ring, int64_t a, int64_t b, int64_t t0,
+                int64_t n, kernels::ToFloatFn widen, float* tile) {
+  for (int64_t p = a; p < b; ++p) {
+    const int64_t row = ring > 0 ? p % ring : p;
+    widen(base + static_cast<size_t>(row) * stride, tile + (p - t0) * n, n);
   }
 }
 
@@ -101,89 +37,89 @@ void flash_attend(const FlashKv& kv, const FlashRow* rows, int64_t n_rows, float
   constexpr int64_t T = kFlashKvTile;
   const int64_t dk = kv.dk;
   const int64_t dv = kv.dv;
-  float* ktile = scratch;             // [T][dk]  keys of the tile, F32
-  float* vtile = ktile + T * dk;      // [T][dv]  values of the tile, F32
-  float* e = vtile + T * dv;          // [T]      scores, then exp(s - M)
-  float* M = e + T;                   // [n_rows] running max
-  float* S = M + n_rows;              // [n_rows] running sum
-  float* acc = S + n_rows;            // [n_rows][dv] unnormalised output
-  const kernels::ToFloatFn widen = table.f16.to_float;
-  const kernels::VecDotFn dot = table.f32.vec_dot;
+  float* ktile = scratch;                                // [T][dk]  keys of the tile, F32
+  float* vtile = ktile + T * dk;                         // [T][dv]  values of the tile, F32
+  float* s = vtile + T * dv;                             // [T]      one row's scores
+  float* qs = s + T;                                     // [n_rows][dk] scale * q
+  float* acc = qs + n_rows * dk;                         // [n_rows][dv] unnormalised output
+  float* M = acc + n_rows * dv;                          // [n_rows] running max
+  float* S = M + n_rows;                                 // [n_rows] running sum of exp
+  int32_t* lo = reinterpret_cast<int32_t*>(S + n_rows);  // [n_rows] tile-relative range
+  int32_t* hi = lo + n_rows;                             // [n_rows]
+  const kernels::AttentionKernels& ak = kernels::attention_kernels(table);
+  const kernels::ToFloatFn widen = ak.widen(kv.type);
 
   int64_t lo_all = INT64_MAX, hi_all = 0;
   for (int64_t r = 0; r < n_rows; ++r) {
     M[r] = -INFINITY;
     S[r] = 0.0f;
     std::fill(acc + r * dv, acc + (r + 1) * dv, 0.0f);
+    for (int64_t d = 0; d < dk; ++d) qs[r * dk + d] = rows[r].q[d] * scale;
     if (rows[r].lo < rows[r].hi) {
       lo_all = std::min(lo_all, rows[r].lo);
       hi_all = std::max(hi_all, rows[r].hi);
     }
   }
 
-  if (kv.f16 && kv.f16_accumulate) {
-    attend_f16_rows(kv, rows, n_rows, scale, scratch, table, lo_all, hi_all);
-    return;
-  }
-
+  kernels::FlashTileArgs args;
+  args.q = qs;
+  args.n_q = n_rows;
+  args.k = ktile;
+  args.v = vtile;
+  args.n_kv = T;
+  args.dk = dk;
+  args.dv = dv;
+  args.lo = lo;
+  args.hi = hi;
+  args.m = M;
+  args.l = S;
+  args.acc = acc;
+  args.s = s;
   for (int64_t t0 = hi_all > 0 ? lo_all / T * T : 0; t0 < hi_all; t0 += T) {
     // Positions [a, b) of this tile are visible to at least one row: widen
-    // them once for all rows (one read of each KV row per GQA group).
+    // them once for all rows (one read of each KV row per call).
     const int64_t a = std::max(t0, lo_all);
     const int64_t b = std::min(t0 + T, hi_all);
-    for (int64_t p = a; p < b; ++p) {
-      const int64_t row = kv.ring > 0 ? p % kv.ring : p;
-      const char* kr = kv.k + static_cast<size_t>(row) * kv.k_stride;
-      const char* vr = kv.v + static_cast<size_t>(row) * kv.v_stride;
-      float* kd = ktile + (p - t0) * dk;
-      float* vd = vtile + (p - t0) * dv;
-      if (kv.f16) {
-        widen(kr, kd, dk);
-        widen(vr, vd, dv);
-      } else {
-        std::copy_n(reinterpret_cast<const float*>(kr), dk, kd);
-        std::copy_n(reinterpret_cast<const float*>(vr), dv, vd);
-      }
+    widen_tile(kv.k, kv.k_stride, kv.ring, a, b, t0, dk, widen, ktile);
+    widen_tile(kv.v, kv.v_stride, kv.ring, a, b, t0, dv, widen, vtile);
+    // Kernels compute scores of whole 16-row blocks: keep the unread key
+    // rows of partial tiles finite (their scores are masked).
+    if (a > t0) std::memset(ktile, 0, sizeof(float) * static_cast<size_t>((a - t0) * dk));
+    if (b < t0 + T) {
+      std::memset(ktile + (b - t0) * dk, 0, sizeof(float) * static_cast<size_t>((t0 + T - b) * dk));
     }
-
     for (int64_t r = 0; r < n_rows; ++r) {
-      const int64_t ra = std::max(t0, rows[r].lo);
-      const int64_t rb = std::min(t0 + T, rows[r].hi);
-      if (ra >= rb) continue;  // the whole tile is masked for this row
-      // Masked positions of the tile score -inf, i.e. e = 0 below.
-      float tile_max = -INFINITY;
-      for (int64_t p = ra; p < rb; ++p) {
-        const float s = dot(dk, ktile + (p - t0) * dk, rows[r].q) * scale;
-        e[p - t0] = s;
-        tile_max = std::max(tile_max, s);
-      }
-      float* o = acc + r * dv;
-      const float m_new = std::max(M[r], tile_max);
-      if (m_new > M[r]) {
-        const float ms = std::exp(M[r] - m_new);
-        for (int64_t d = 0; d < dv; ++d) o[d] *= ms;
-        S[r] *= ms;
-      }
-      M[r] = m_new;
-      for (int64_t p = t0; p < t0 + T; ++p) {
-        e[p - t0] = (p >= ra && p < rb) ? std::exp(e[p - t0] - m_new) : 0.0f;
-      }
-      double sum = 0.0;
-      for (int64_t c = 0; c < T; c += 16) sum += static_cast<double>(lane16_sum(e + c));
-      S[r] = static_cast<float>(static_cast<double>(S[r]) + sum);
-      for (int64_t p = ra; p < rb; ++p) {
-        const float w = e[p - t0];
-        const float* vd = vtile + (p - t0) * dv;
-        for (int64_t d = 0; d < dv; ++d) o[d] += w * vd[d];
-      }
+      lo[r] = static_cast<int32_t>(std::clamp(rows[r].lo - t0, int64_t{0}, T));
+      hi[r] = static_cast<int32_t>(std::clamp(rows[r].hi - t0, int64_t{0}, T));
     }
+    ak.flash_tile(args);
   }
 
   for (int64_t r = 0; r < n_rows; ++r) {
     const float inv = S[r] == 0.0f ? 0.0f : 1.0f / S[r];
     const float* o = acc + r * dv;
     for (int64_t d = 0; d < dv; ++d) rows[r].out[d] = o[d] * inv;
+    if (rows[r].lse != nullptr) {
+      *rows[r].lse = S[r] == 0.0f ? -INFINITY : M[r] + std::log(S[r]);
+    }
   }
+}
+
+void flash_merge(float* out, float* lse, const float* part, float part_lse, int64_t dv) {
+  if (part_lse == -INFINITY) return;  // nothing visible in the part
+  if (*lse == -INFINITY) {            // nothing visible so far
+    std::copy_n(part, dv, out);
+    *lse = part_lse;
+    return;
+  }
+  // lse' = log(exp(lse) + exp(part_lse)) = mx + log(exp(lse - mx) + exp(part_lse - mx))
+  const double a = *lse, b = part_lse;
+  const double mx = std::max(a, b);
+  const double merged = mx + std::log(std::exp(a - mx) + std::exp(b - mx));
+  const float wa = static_cast<float>(std::exp(a - merged));
+  const float wb = static_cast<float>(std::exp(b - merged));
+  for (int64_t d = 0; d < dv; ++d) out[d] = wa * out[d] + wb * part[d];
+  *lse = static_cast<float>(merged);
 }
 
 }  // namespace ef

@@ -70,9 +70,12 @@ Result<ForwardScratch> ForwardScratch::create(const ModelConfig& c, int64_t n_ub
   // F16 half of the attention scratch: [n_threads][n_ctx + head_dim] uint16.
   EF_TRY(alloc_floats(s.att_f16, s.n_threads, (n_ctx + c.head_dim + 1) / 2, "attention f16"));
   // Flash attention: one KV tile plus the rows of one (KV head, token block).
-  s.flash_floats = flash_scratch_floats(c.head_dim, c.head_dim,
-                                        (c.n_head / c.n_head_kv) * kFlashQueryBlock);
+  const int64_t flash_rows = (c.n_head / c.n_head_kv) * kFlashQueryBlock;
+  s.flash_floats = flash_scratch_floats(c.head_dim, c.head_dim, flash_rows) +
+                   static_cast<size_t>(flash_rows * (c.head_dim + 2));
   EF_TRY(alloc_floats(s.flash, s.n_threads, static_cast<int64_t>(s.flash_floats), "flash"));
+  EF_TRY(alloc_floats(s.flash_parts, c.n_head * (n_ctx / kFlashKvChunk + 2), c.head_dim + 1,
+                      "flash pieces"));
   // Activations converted to a weight's vec_dot type: reserve the largest
   // (inputs of width n_embd, q_dim or n_ff, n_ubatch rows) once.
   size_t mm = 0;
@@ -88,7 +91,8 @@ Result<ForwardScratch> ForwardScratch::create(const ModelConfig& c, int64_t n_ub
 uint64_t ForwardScratch::bytes() const {
   return x.size_bytes() + xb.size_bytes() + q.size_bytes() + k.size_bytes() + v.size_bytes() +
          att.size_bytes() + proj.size_bytes() + gate.size_bytes() + up.size_bytes() +
-         att_f32.size_bytes() + att_f16.size_bytes() + flash.size_bytes() + matmul_scratch.capacity();
+         att_f32.size_bytes() + att_f16.size_bytes() + flash.size_bytes() + flash_parts.size_bytes() +
+         matmul_scratch.capacity();
 }
 
 void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,

@@ -32,8 +32,10 @@ struct ForwardScratch {
   Buffer up;       // [n_ubatch][n_ff]
   Buffer att_f32;  // [n_threads][n_ctx]  scores / probabilities of one query
   Buffer att_f16;  // [n_threads][n_ctx + head_dim]  probabilities and query in F16
-  Buffer flash;    // [n_threads][flash_floats]  flash-attention tiles and accumulators
+  Buffer flash;    // [n_threads][flash_floats]  flash-attention tiles, accumulators,
+                   // and the pieces (output | lse) of one task's rows
   size_t flash_floats = 0;
+  Buffer flash_parts;  // [n_head][n_ctx / kFlashKvChunk + 2][head_dim + 1]  decode pieces
   std::vector<uint8_t> matmul_scratch;  // activations converted to vec_dot types
 
   static Result<ForwardScratch> create(const ModelConfig& config, int64_t n_ubatch,

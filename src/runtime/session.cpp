@@ -149,7 +149,8 @@ Result<std::span<const float>> Session::eval(std::span<const int32_t> tokens, bo
     float* dst = all_logits ? out + begin * c.n_vocab : out;
     if (s.mla) {
       deepseek2_forward(c, *s.model->deepseek2_weights(), s.mla_cache, s.mla_scratch, *s.pool,
-                        tokens.data() + begin, len, s.n_past, out_begin, dst);
+                        tokens.data() + begin, len, s.n_past, out_begin, dst,
+                        s.options.flash_attn ? MlaMode::flash : MlaMode::absorbed);
     } else {
       llama_forward(c, s.model->weights(), s.cache, s.scratch, *s.pool, tokens.data() + begin,
                     len, s.n_past, out_begin, dst);

@@ -62,21 +62,42 @@ void rope_backward(float* dx, const float* cos_t, const float* sin_t, int64_t n,
                    int64_t n_heads, int64_t head_dim, int64_t n_rot);
 
 // ---- causal self-attention with grouped KV heads (MHA/GQA/MQA) -----------
-// q: [B*T, NH*hd], k, v: [B*T, NKV*hd]; query head h reads KV head
-// h / (NH/NKV). att: [B, NH, T, T] softmax probabilities (saved; entries
-// above the diagonal are 0). out: [B*T, NH*hd]. Scale 1/sqrt(hd).
+// q, k: [B*T, NH*hd] / [B*T, NKV*hd]; v: [B*T, NKV*hd_v]; query head h
+// reads KV head h / (NH/NKV). att: [B, NH, T, T] softmax probabilities
+// (saved; masked entries are 0). out: [B*T, NH*hd_v]. Scale 1/sqrt(hd).
+// window: 0 = full causal; W > 0 = sliding window with the inference
+// engine's rule, query t sees key u iff 0 <= t - u < W. hd_v: value head
+// size, 0 = hd (MLA has hd_v != hd).
 // The products run on the kernels' block gemm; `scratch` holds
-// attention_scratch_floats(T, hd, pool threads) floats (both passes).
+// attention_scratch_floats(T, max(hd, hd_v), pool threads) floats (both passes).
 // Backward tasks are (batch, KV head) so the heads sharing a KV head add
 // into dk/dv in a fixed order.
 size_t attention_scratch_floats(int64_t T, int64_t hd, int n_threads);
 void attention_forward(float* out, float* att, float* scratch, const float* q, const float* k,
                        const float* v, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t hd,
-                       ThreadPool& pool);
+                       ThreadPool& pool, int64_t window = 0, int64_t hd_v = 0);
 void attention_backward(float* dq, float* dk, float* dv, float* scratch, const float* dout,
                         const float* q, const float* k, const float* v, const float* att,
                         int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t hd,
-                        ThreadPool& pool);
+                        ThreadPool& pool, int64_t window = 0, int64_t hd_v = 0);
+
+// ---- MLA (deepseek2) data movement (op_mla.cpp) -----------------------------
+// Column split: a[n, ca] = x[:, :ca], b[n, cb] = x[:, ca:]  (x: [n, ca + cb]).
+void split_cols_forward(float* a, float* b, const float* x, int64_t n, int64_t ca, int64_t cb);
+void split_cols_backward(float* dx, const float* da, const float* db, int64_t n, int64_t ca,
+                         int64_t cb);
+// Per-head keys: k[i, h] = [k_nope[i, h] (nope) | k_pe[i] (rope)], k: [n, NH*(nope+rope)],
+// k_nope: [n, NH*nope], k_pe: [n, rope] shared by the heads (its gradient
+// sums them, in head order).
+void mla_keys_forward(float* k, const float* k_nope, const float* k_pe, int64_t n, int64_t NH,
+                      int64_t nope, int64_t rope);
+void mla_keys_backward(float* dk_nope, float* dk_pe, const float* dk, int64_t n, int64_t NH,
+                       int64_t nope, int64_t rope);
+// Per-head transpose: w is NH blocks of [rows, cols] (attn_k_b {nope, r, NH}:
+// rows = r, cols = nope), wt is NH blocks of [cols, rows], i.e. the linear
+// weight [NH*nope, r] mapping a latent to every head's k_nope.
+void head_transpose_forward(float* wt, const float* w, int64_t NH, int64_t rows, int64_t cols);
+void head_transpose_backward(float* dw, const float* dwt, int64_t NH, int64_t rows, int64_t cols);
 
 // ---- SwiGLU: out = silu(gate) * up, elementwise over n values -------------
 void swiglu_forward(float* out, const float* gate, const float* up, int64_t n, ThreadPool& pool);

@@ -5,6 +5,7 @@
 // independence of the backward ops.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -146,32 +147,75 @@ TEST(TrainOpsFd, RopeMatchesInferenceAngles) {
   EXPECT_NEAR(y6[2], x6[2] * std::cos(ang) - x6[3] * std::sin(ang), 1e-5);
 }
 
-void attention_fd(int64_t NH, int64_t NKV) {
+void attention_fd(int64_t NH, int64_t NKV, int64_t T = 4, int64_t window = 0, int64_t hd_v = 4) {
   ThreadPool pool(2);
-  const int64_t B = 2, T = 4, hd = 4, N = B * T;
-  auto q = randn(N * NH * hd, 13), k = randn(N * NKV * hd, 14), v = randn(N * NKV * hd, 15);
-  auto R = randn(N * NH * hd, 16);
-  std::vector<float> out(N * NH * hd), att(B * NH * T * T);
-  std::vector<float> scratch(attention_scratch_floats(T, hd, pool.n_threads()));
+  const int64_t B = 2, hd = 4, N = B * T;
+  auto q = randn(N * NH * hd, 13), k = randn(N * NKV * hd, 14), v = randn(N * NKV * hd_v, 15);
+  auto R = randn(N * NH * hd_v, 16);
+  std::vector<float> out(N * NH * hd_v), att(B * NH * T * T);
+  std::vector<float> scratch(attention_scratch_floats(T, std::max(hd, hd_v), pool.n_threads()));
   auto obj = [&] {
-    attention_forward(out.data(), att.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, NH, NKV, hd, pool);
+    attention_forward(out.data(), att.data(), scratch.data(), q.data(), k.data(), v.data(), B, T,
+                      NH, NKV, hd, pool, window, hd_v);
     return weighted_sum(out, R);
   };
   obj();
   std::vector<float> dq(q.size()), dk(k.size()), dv(v.size());
-    attention_backward(dq.data(), dk.data(), dv.data(), scratch.data(), R.data(), q.data(), k.data(),
-                     v.data(), att.data(), B, T, NH, NKV, hd, pool);
+  attention_backward(dq.data(), dk.data(), dv.data(), scratch.data(), R.data(), q.data(), k.data(),
+                     v.data(), att.data(), B, T, NH, NKV, hd, pool, window, hd_v);
   EXPECT_LT(fd_check(q, dq, obj), kFdTol);
   EXPECT_LT(fd_check(k, dk, obj), kFdTol);
   EXPECT_LT(fd_check(v, dv, obj), kFdTol);
-  // Causality: the last position's v gets no gradient from earlier queries
-  // only; the first query's output equals v[0] exactly.
-  for (int64_t d = 0; d < hd; ++d) EXPECT_EQ(out[d], v[d]);
+  // Causality: the first query's output equals v[0] exactly.
+  for (int64_t d = 0; d < hd_v; ++d) EXPECT_EQ(out[d], v[d]);
+  // The mask: query t puts probability exactly on keys t - W < u <= t.
+  obj();
+  for (int64_t bh = 0; bh < B * NH; ++bh) {
+    for (int64_t t = 0; t < T; ++t) {
+      double sum = 0.0;
+      for (int64_t u = 0; u < T; ++u) {
+        const float p = att[(bh * T + t) * T + u];
+        const bool visible = u <= t && (window == 0 || t - u < window);
+        if (visible) {
+          EXPECT_GT(p, 0.0f) << t << " " << u;
+        } else {
+          EXPECT_EQ(p, 0.0f) << t << " " << u;
+        }
+        sum += p;
+      }
+      EXPECT_NEAR(sum, 1.0, 1e-6);
+    }
+  }
 }
 
 TEST(TrainOpsFd, AttentionMha) { attention_fd(2, 2); }
 TEST(TrainOpsFd, AttentionGqa) { attention_fd(4, 2); }
 TEST(TrainOpsFd, AttentionMqa) { attention_fd(3, 1); }
+// Sliding window smaller than the sequence: keys older than W-1 positions
+// get neither probability nor gradient.
+TEST(TrainOpsFd, AttentionSlidingWindowGqa) { attention_fd(4, 2, 12, 5); }
+TEST(TrainOpsFd, AttentionSlidingWindowMha) { attention_fd(2, 2, 12, 1); }
+// Value heads of another size than query/key heads (MLA's decompressed form).
+TEST(TrainOpsFd, AttentionValueHeadSize) { attention_fd(2, 2, 6, 0, 3); }
+TEST(TrainOpsFd, AttentionValueHeadSizeWindowed) { attention_fd(2, 1, 7, 3, 6); }
+
+TEST(TrainOps, AttentionWindowAtLeastTIsFullCausal) {
+  // W >= T masks nothing: bit-identical to full causal attention.
+  ThreadPool pool(2);
+  const int64_t B = 1, T = 9, NH = 2, hd = 4, N = B * T;
+  auto q = randn(N * NH * hd, 40), k = randn(N * NH * hd, 41), v = randn(N * NH * hd, 42);
+  std::vector<float> full(N * NH * hd), win(N * NH * hd), att(B * NH * T * T);
+  std::vector<float> scratch(attention_scratch_floats(T, hd, 2));
+  attention_forward(full.data(), att.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, NH,
+                    NH, hd, pool);
+  attention_forward(win.data(), att.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, NH,
+                    NH, hd, pool, T);
+  EXPECT_EQ(full, win);
+  // A window of 1: every query sees only itself, so out = v.
+  attention_forward(win.data(), att.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, NH,
+                    NH, hd, pool, 1);
+  EXPECT_EQ(win, v);
+}
 
 TEST(TrainOpsFd, Swiglu) {
   ThreadPool pool(2);
@@ -226,28 +270,92 @@ TEST(TrainOpsFd, Embedding) {
   for (int64_t c = 0; c < C; ++c) EXPECT_EQ(dw[2 * C + c], 0.0f);  // unused row
 }
 
+// ---- MLA data movement: linear maps, so backward = transpose of forward ----
+
+TEST(TrainOpsFd, SplitCols) {
+  const int64_t n = 4, ca = 5, cb = 3;
+  auto x = randn(n * (ca + cb), 50), Ra = randn(n * ca, 51), Rb = randn(n * cb, 52);
+  std::vector<float> a(n * ca), b(n * cb), dx(x.size());
+  auto obj = [&] {
+    split_cols_forward(a.data(), b.data(), x.data(), n, ca, cb);
+    return weighted_sum(a, Ra) + weighted_sum(b, Rb);
+  };
+  obj();
+  EXPECT_EQ(a[ca], x[ca + cb]);      // row 1 starts after a whole input row
+  EXPECT_EQ(b[0], x[ca]);
+  split_cols_backward(dx.data(), Ra.data(), Rb.data(), n, ca, cb);
+  EXPECT_LT(fd_check(x, dx, obj), kFdTol);
+}
+
+TEST(TrainOpsFd, MlaKeys) {
+  const int64_t n = 3, NH = 4, nope = 3, rope = 2, hk = nope + rope;
+  auto kn = randn(n * NH * nope, 53), kpe = randn(n * rope, 54), R = randn(n * NH * hk, 55);
+  std::vector<float> k(n * NH * hk), dkn(kn.size()), dkpe(kpe.size());
+  auto obj = [&] {
+    mla_keys_forward(k.data(), kn.data(), kpe.data(), n, NH, nope, rope);
+    return weighted_sum(k, R);
+  };
+  obj();
+  // Row 2, head 3: its own k_nope, then the row's shared k_pe.
+  EXPECT_EQ(k[(2 * NH + 3) * hk + 1], kn[(2 * NH + 3) * nope + 1]);
+  EXPECT_EQ(k[(2 * NH + 3) * hk + nope + 1], kpe[2 * rope + 1]);
+  mla_keys_backward(dkn.data(), dkpe.data(), R.data(), n, NH, nope, rope);
+  EXPECT_LT(fd_check(kn, dkn, obj), kFdTol);
+  EXPECT_LT(fd_check(kpe, dkpe, obj), kFdTol);
+}
+
+TEST(TrainOpsFd, HeadTransposeAsKbWeight) {
+  // attn_k_b {nope, r, NH} as the linear weight [NH*nope, r]: matmul with it
+  // gives k_nope[h][i] = sum_j W_kb[h][j][i] c[j], as the engine's
+  // decompressed MLA.
+  ThreadPool pool(2);
+  const int64_t NH = 3, r = 4, nope = 5, n = 2;
+  auto wkb = randn(NH * r * nope, 56), c = randn(n * r, 57), R = randn(n * NH * nope, 58);
+  std::vector<float> wt(wkb.size()), out(n * NH * nope), dwt(wkb.size()), dw(wkb.size());
+  auto obj = [&] {
+    head_transpose_forward(wt.data(), wkb.data(), NH, r, nope);
+    matmul_forward(out.data(), c.data(), wt.data(), n, r, NH * nope, pool);
+    return weighted_sum(out, R);
+  };
+  obj();
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t h = 0; h < NH; ++h) {
+      for (int64_t i = 0; i < nope; ++i) {
+        double ref = 0.0;
+        for (int64_t j = 0; j < r; ++j) ref += static_cast<double>(wkb[(h * r + j) * nope + i]) * c[t * r + j];
+        EXPECT_NEAR(out[(t * NH + h) * nope + i], ref, 1e-5);
+      }
+    }
+  }
+  matmul_backward(nullptr, dwt.data(), R.data(), c.data(), wt.data(), n, r, NH * nope, pool);
+  head_transpose_backward(dw.data(), dwt.data(), NH, r, nope);
+  EXPECT_LT(fd_check(wkb, dw, obj), kFdTol);
+}
+
 TEST(TrainOps, BackwardIsThreadCountIndependent) {
   const int64_t B = 2, T = 6, NH = 4, NKV = 2, hd = 4, N = B * T, C = 24;
-  auto q = randn(N * NH * hd, 23), k = randn(N * NKV * hd, 24), v = randn(N * NKV * hd, 25);
-  auto dout = randn(N * NH * hd, 26), x = randn(N * C, 27), w = randn(C, 28), g = randn(N * C, 29);
-  std::vector<std::vector<float>> results;
-  for (int threads : {1, 2, 3}) {
-    ThreadPool pool(threads);
-    std::vector<float> out(N * NH * hd), att(B * NH * T * T);
-    std::vector<float> scratch(attention_scratch_floats(T, hd, threads));
-    attention_forward(out.data(), att.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, NH, NKV, hd, pool);
-    std::vector<float> dq(q.size()), dk(k.size()), dv(v.size());
-        attention_backward(dq.data(), dk.data(), dv.data(), scratch.data(), dout.data(), q.data(),
-                       k.data(), v.data(), att.data(), B, T, NH, NKV, hd, pool);
-    std::vector<float> y(N * C), rstd(N), dx(N * C), dw(C);
-    rmsnorm_forward(y.data(), rstd.data(), x.data(), w.data(), N, C, 1e-5f, pool);
-    rmsnorm_backward(dx.data(), dw.data(), g.data(), x.data(), w.data(), rstd.data(), N, C, pool);
-    std::vector<float> all;
-    for (const auto* vec : {&out, &dq, &dk, &dv, &y, &dx, &dw}) all.insert(all.end(), vec->begin(), vec->end());
-    results.push_back(all);
+  for (int64_t window : {int64_t{0}, int64_t{3}}) {
+    auto q = randn(N * NH * hd, 23), k = randn(N * NKV * hd, 24), v = randn(N * NKV * hd, 25);
+    auto dout = randn(N * NH * hd, 26), x = randn(N * C, 27), w = randn(C, 28), g = randn(N * C, 29);
+    std::vector<std::vector<float>> results;
+    for (int threads : {1, 2, 3}) {
+      ThreadPool pool(threads);
+      std::vector<float> out(N * NH * hd), att(B * NH * T * T);
+      std::vector<float> scratch(attention_scratch_floats(T, hd, threads));
+      attention_forward(out.data(), att.data(), scratch.data(), q.data(), k.data(), v.data(), B, T, NH, NKV, hd, pool, window);
+      std::vector<float> dq(q.size()), dk(k.size()), dv(v.size());
+      attention_backward(dq.data(), dk.data(), dv.data(), scratch.data(), dout.data(), q.data(),
+                         k.data(), v.data(), att.data(), B, T, NH, NKV, hd, pool, window);
+      std::vector<float> y(N * C), rstd(N), dx(N * C), dw(C);
+      rmsnorm_forward(y.data(), rstd.data(), x.data(), w.data(), N, C, 1e-5f, pool);
+      rmsnorm_backward(dx.data(), dw.data(), g.data(), x.data(), w.data(), rstd.data(), N, C, pool);
+      std::vector<float> all;
+      for (const auto* vec : {&out, &dq, &dk, &dv, &y, &dx, &dw}) all.insert(all.end(), vec->begin(), vec->end());
+      results.push_back(all);
+    }
+    EXPECT_EQ(results[0], results[1]) << "window " << window;
+    EXPECT_EQ(results[0], results[2]) << "window " << window;
   }
-  EXPECT_EQ(results[0], results[1]);
-  EXPECT_EQ(results[0], results[2]);
 }
 
 }  // namespace

@@ -11,8 +11,9 @@ using nlohmann::json;
 
 // One list of every key, so parsing and printing cannot drift apart.
 #define EF_RUN_CONFIG_FIELDS(X)                                                           \
-  X(n_embd) X(n_layer) X(n_head) X(n_head_kv) X(n_ff) X(n_ctx) X(rope_base) X(rms_eps)     \
-  X(tied) X(vocab) X(data) X(val) X(val_fraction) X(save_tokens) X(steps) X(batch) X(seq) \
+  X(arch) X(n_embd) X(n_layer) X(n_head) X(n_head_kv) X(n_ff) X(n_ctx) X(rope_base) X(rms_eps)     \
+  X(tied) X(sliding_window) X(swa_pattern) X(rope_dim)   \
+  X(kv_lora_rank) X(q_lora_rank) X(nope_dim) X(v_dim) X(vocab) X(data) X(val) X(val_fraction) X(save_tokens) X(steps) X(batch) X(seq) \
   X(grad_accum) X(lr) X(min_lr) X(warmup) X(weight_decay) X(beta1) X(beta2) X(adam_eps)   \
   X(clip) X(seed) X(init) X(threads) X(eval_interval) X(eval_windows)                     \
   X(checkpoint_interval) X(log_interval) X(stop_at) X(max_memory_mb) X(output) X(checkpoint)

@@ -1,4 +1,5 @@
 // TrainModel: memory layout, forward and backward passes (see train_model.h).
+// The deepseek2 attention block lives in train_mla.cpp.
 #include "train/train_model.h"
 
 #include <algorithm>
@@ -7,8 +8,25 @@
 
 #include "core/thread_pool.h"
 #include "train/ops.h"
+#include "train/train_model_impl.h"
 
 namespace ef::train {
+
+bool is_mla(const ModelConfig& c) { return c.architecture == "deepseek2"; }
+
+AttnDims attn_dims(const ModelConfig& c) {
+  if (is_mla(c)) {
+    return {c.n_head * c.head_dim, c.n_head * c.head_dim, c.n_head * c.head_dim_v,
+            c.n_head * c.head_dim_v};
+  }
+  return {c.n_head * c.head_dim, c.n_head_kv * c.head_dim, c.n_head_kv * c.head_dim,
+          c.n_head * c.head_dim};
+}
+
+int64_t params_per_layer(const ModelConfig& c) {
+  if (!is_mla(c)) return 9;
+  return c.q_lora_rank > 0 ? 13 : 11;
+}
 
 std::vector<ParamInfo> param_layout(const ModelConfig& c) {
   std::vector<ParamInfo> out;
@@ -19,16 +37,32 @@ std::vector<ParamInfo> param_layout(const ModelConfig& c) {
     out.push_back(ParamInfo{std::move(name), std::move(ne), offset, count, is_norm});
     offset += count;
   };
-  const int64_t C = c.n_embd, F = c.n_ff, QD = c.n_head * c.head_dim;
-  const int64_t KD = c.n_head_kv * c.head_dim;
+  const int64_t C = c.n_embd, F = c.n_ff;
+  const AttnDims d = attn_dims(c);
   add("token_embd.weight", {C, c.n_vocab}, false);
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     add(p + "attn_norm.weight", {C}, true);
-    add(p + "attn_q.weight", {C, QD}, false);
-    add(p + "attn_k.weight", {C, KD}, false);
-    add(p + "attn_v.weight", {C, KD}, false);
-    add(p + "attn_output.weight", {QD, C}, false);
+    if (is_mla(c)) {
+      // deepseek2 (llama.cpp's MLA layout; see src/model/deepseek2_weights.h)
+      const int64_t r = c.kv_lora_rank, nope = c.head_dim - c.n_rot, NH = c.n_head;
+      if (c.q_lora_rank > 0) {
+        add(p + "attn_q_a.weight", {C, c.q_lora_rank}, false);
+        add(p + "attn_q_a_norm.weight", {c.q_lora_rank}, true);
+        add(p + "attn_q_b.weight", {c.q_lora_rank, d.q}, false);
+      } else {
+        add(p + "attn_q.weight", {C, d.q}, false);
+      }
+      add(p + "attn_kv_a_mqa.weight", {C, r + c.n_rot}, false);
+      add(p + "attn_kv_a_norm.weight", {r}, true);
+      add(p + "attn_k_b.weight", {nope, r, NH}, false);
+      add(p + "attn_v_b.weight", {r, c.head_dim_v, NH}, false);
+    } else {
+      add(p + "attn_q.weight", {C, d.q}, false);
+      add(p + "attn_k.weight", {C, d.k}, false);
+      add(p + "attn_v.weight", {C, d.v}, false);
+    }
+    add(p + "attn_output.weight", {d.y, C}, false);
     add(p + "ffn_norm.weight", {C}, true);
     add(p + "ffn_gate.weight", {C, F}, false);
     add(p + "ffn_up.weight", {C, F}, false);
@@ -53,18 +87,28 @@ struct Sizes {
 Sizes sizes_for(const ModelConfig& c, int64_t B, int64_t T, int n_threads) {
   const u128 N = static_cast<u128>(B) * static_cast<u128>(T);
   const u128 C = c.n_embd, F = c.n_ff, V = c.n_vocab;
-  const u128 QD = static_cast<u128>(c.n_head * c.head_dim);
-  const u128 KD = static_cast<u128>(c.n_head_kv * c.head_dim);
+  const AttnDims d = attn_dims(c);
+  const u128 QD = static_cast<u128>(d.q), KD = static_cast<u128>(d.k);
+  const u128 VD = static_cast<u128>(d.v), YD = static_cast<u128>(d.y);
   Sizes s{};
   // res_in, xn1, rstd1, q, k, v, att, y, res_mid, xn2, rstd2, gate, up, h
-  s.layer_acts = N * (C + C + 1 + QD + 2 * KD + QD + C + C + 1 + 3 * F) +
+  s.layer_acts = N * (C + C + 1 + QD + KD + VD + YD + C + C + 1 + 3 * F) +
                  static_cast<u128>(B) * c.n_head * T * T;
   // res_out, xf, rstdf, logits, losses
   s.final_acts = N * (C + C + 1 + V + 1);
   // dres, dxn, dq, dk, dv, dy, dgate, dup, dh
-  s.grad_work = N * (C + C + QD + 2 * KD + QD + 3 * F);
-  s.att_scratch = (2 * static_cast<u128>(T) * T + 3 * static_cast<u128>(c.head_dim) * T) *
-                  static_cast<u128>(n_threads);
+  s.grad_work = N * (C + C + QD + KD + VD + YD + 3 * F);
+  if (is_mla(c)) {
+    const u128 r = static_cast<u128>(c.kv_lora_rank), rope = static_cast<u128>(c.n_rot);
+    const u128 ql = static_cast<u128>(c.q_lora_rank);
+    const u128 nope = static_cast<u128>(c.head_dim - c.n_rot), NH = static_cast<u128>(c.n_head);
+    // qa, rstd_qa, qan (q_lora only); lat, rstd_kv, cn, kpe
+    s.layer_acts += N * (ql > 0 ? 2 * ql + 1 : 0) + N * (r + 1 + r + rope);
+    // dqan, dqa, kva, dlat, dkpe, dcn, knope; wkb_t, dwkb_t
+    s.grad_work += N * (2 * ql + (r + rope) + r + rope + r + NH * nope) + 2 * NH * nope * r;
+  }
+  const u128 hd_max = static_cast<u128>(std::max(c.head_dim, is_mla(c) ? c.head_dim_v : 0));
+  s.att_scratch = (2 * static_cast<u128>(T) * T + 3 * hd_max * T) * static_cast<u128>(n_threads);
   s.rope = static_cast<u128>(T) * static_cast<u128>(c.n_rot);  // cos + sin halves
   s.tokens = 2 * N;                                             // ids + targets (int32)
   return s;
@@ -73,7 +117,6 @@ Sizes sizes_for(const ModelConfig& c, int64_t B, int64_t T, int n_threads) {
 constexpr u128 kMaxBytes = u128{1} << 46;  // 64 TiB: beyond any device
 
 }  // namespace
-
 Result<MemoryPlan> plan_memory(const ModelConfig& c, int64_t B, int64_t T, int n_threads) {
   EF_TRY(c.validate());
   if (B <= 0 || B > 65536) {
@@ -85,6 +128,12 @@ Result<MemoryPlan> plan_memory(const ModelConfig& c, int64_t B, int64_t T, int n
                       "sequence length " + std::to_string(T) + " is outside [2, context_length = " +
                           std::to_string(c.n_ctx_train) + "]",
                       "seq", "use a shorter sequence or a larger context_length");
+  }
+  if (c.n_swa < 0 || c.swa_pattern < 0) {
+    return make_error(Errc::out_of_range,
+                      "sliding window " + std::to_string(c.n_swa) + " / pattern " +
+                          std::to_string(c.swa_pattern) + " must be >= 0",
+                      "sliding_window");
   }
   const Sizes s = sizes_for(c, B, T, n_threads < 1 ? 1 : n_threads);
   u128 n_params = 0;
@@ -104,23 +153,6 @@ Result<MemoryPlan> plan_memory(const ModelConfig& c, int64_t B, int64_t T, int n
   plan.scratch_bytes = static_cast<uint64_t>(4 * scratch);
   return plan;
 }
-
-// Pointers into the activation / work buffers.
-struct LayerActs {
-  float *res_in, *xn1, *rstd1, *q, *k, *v, *att, *y, *res_mid, *xn2, *rstd2, *gate, *up, *h;
-};
-
-struct TrainModel::Impl {
-  std::unique_ptr<ThreadPool> pool;
-  Buffer acts_buf, work_buf;
-  std::vector<LayerActs> layers;
-  float *res_out = nullptr, *xf = nullptr, *rstdf = nullptr, *logits = nullptr, *losses = nullptr;
-  float *dres = nullptr, *dxn = nullptr, *dq = nullptr, *dk = nullptr, *dv = nullptr;
-  float *dy = nullptr, *dgate = nullptr, *dup = nullptr, *dh = nullptr;
-  float *att_scratch = nullptr, *rope_cos = nullptr, *rope_sin = nullptr;
-  int32_t *ids = nullptr, *targets = nullptr;
-  bool has_targets = false;
-};
 
 TrainModel::~TrainModel() = default;
 int TrainModel::n_threads() const { return impl_->pool->n_threads(); }
@@ -158,7 +190,10 @@ Result<std::unique_ptr<TrainModel>> TrainModel::create(const ModelConfig& c, int
   EF_ASSIGN_OR_RETURN(impl->work_buf, Buffer::allocate(n_work * sizeof(float)));
 
   const int64_t N = B * T, C = c.n_embd, F = c.n_ff, V = c.n_vocab;
-  const int64_t QD = c.n_head * c.head_dim, KD = c.n_head_kv * c.head_dim;
+  const AttnDims d = attn_dims(c);
+  const bool mla = is_mla(c);
+  const int64_t r = c.kv_lora_rank, rope = c.n_rot, ql = c.q_lora_rank;
+  const int64_t nope = c.head_dim - c.n_rot;
   float* a = impl->acts_buf.as<float>();
   auto take = [&](int64_t count) {
     float* p = a;
@@ -170,17 +205,28 @@ Result<std::unique_ptr<TrainModel>> TrainModel::create(const ModelConfig& c, int
     L.res_in = take(N * C);
     L.xn1 = take(N * C);
     L.rstd1 = take(N);
-    L.q = take(N * QD);
-    L.k = take(N * KD);
-    L.v = take(N * KD);
+    L.q = take(N * d.q);
+    L.k = take(N * d.k);
+    L.v = take(N * d.v);
     L.att = take(B * c.n_head * T * T);
-    L.y = take(N * QD);
+    L.y = take(N * d.y);
     L.res_mid = take(N * C);
     L.xn2 = take(N * C);
     L.rstd2 = take(N);
     L.gate = take(N * F);
     L.up = take(N * F);
     L.h = take(N * F);
+    if (mla) {
+      if (ql > 0) {
+        L.qa = take(N * ql);
+        L.rstd_qa = take(N);
+        L.qan = take(N * ql);
+      }
+      L.lat = take(N * r);
+      L.rstd_kv = take(N);
+      L.cn = take(N * r);
+      L.kpe = take(N * rope);
+    }
   }
   impl->res_out = take(N * C);
   impl->xf = take(N * C);
@@ -191,13 +237,24 @@ Result<std::unique_ptr<TrainModel>> TrainModel::create(const ModelConfig& c, int
   a = impl->work_buf.as<float>();
   impl->dres = take(N * C);
   impl->dxn = take(N * C);
-  impl->dq = take(N * QD);
-  impl->dk = take(N * KD);
-  impl->dv = take(N * KD);
-  impl->dy = take(N * QD);
+  impl->dq = take(N * d.q);
+  impl->dk = take(N * d.k);
+  impl->dv = take(N * d.v);
+  impl->dy = take(N * d.y);
   impl->dgate = take(N * F);
   impl->dup = take(N * F);
   impl->dh = take(N * F);
+  if (mla) {
+    impl->dqan = take(N * ql);
+    impl->dqa = take(N * ql);
+    impl->kva = take(N * (r + rope));
+    impl->dlat = take(N * r);
+    impl->dkpe = take(N * rope);
+    impl->dcn = take(N * r);
+    impl->knope = take(N * c.n_head * nope);
+    impl->wkb_t = take(c.n_head * nope * r);
+    impl->dwkb_t = take(c.n_head * nope * r);
+  }
   impl->att_scratch = take(static_cast<int64_t>(s.att_scratch));
   impl->rope_cos = take(T * c.n_rot / 2);
   impl->rope_sin = take(T * c.n_rot / 2);
@@ -209,13 +266,58 @@ Result<std::unique_ptr<TrainModel>> TrainModel::create(const ModelConfig& c, int
   return m;
 }
 
+void TrainModel::llama_attention_forward(int64_t l, size_t first) {
+  Impl& I = *impl_;
+  ThreadPool& pool = *I.pool;
+  const ModelConfig& c = c_;
+  LayerActs& L = I.layers[static_cast<size_t>(l)];
+  const int64_t B = B_, T = T_, N = B * T, C = c.n_embd;
+  const int64_t NH = c.n_head, NKV = c.n_head_kv, hd = c.head_dim;
+  const float* w = params();
+  // y = attn(rope(Wq xn1), rope(Wk xn1), Wv xn1)
+  matmul_forward(L.q, L.xn1, w + layout_[first + 1].offset, N, C, NH * hd, pool);   // [N, QD]
+  matmul_forward(L.k, L.xn1, w + layout_[first + 2].offset, N, C, NKV * hd, pool);  // [N, KD]
+  matmul_forward(L.v, L.xn1, w + layout_[first + 3].offset, N, C, NKV * hd, pool);  // [N, KD]
+  rope_forward(L.q, I.rope_cos, I.rope_sin, N, T, NH, hd, c.n_rot);
+  rope_forward(L.k, I.rope_cos, I.rope_sin, N, T, NKV, hd, c.n_rot);
+  const int64_t window = c.is_swa(l) ? c.n_swa : 0;  // 0: full causal
+  attention_forward(L.y, L.att, I.att_scratch, L.q, L.k, L.v, B, T, NH, NKV, hd, pool,
+                    window);  // [N, QD]
+}
+
+void TrainModel::llama_attention_backward(int64_t l, size_t first) {
+  Impl& I = *impl_;
+  ThreadPool& pool = *I.pool;
+  const ModelConfig& c = c_;
+  LayerActs& L = I.layers[static_cast<size_t>(l)];
+  const int64_t B = B_, T = T_, N = B * T, C = c.n_embd;
+  const int64_t NH = c.n_head, NKV = c.n_head_kv, hd = c.head_dim;
+  const int64_t QD = NH * hd, KD = NKV * hd;
+  auto zero = [](float* p, int64_t n) { std::memset(p, 0, static_cast<size_t>(n) * sizeof(float)); };
+  float* g = grads();
+  const float* w = params();
+  auto off = [&](size_t k) { return layout_[first + k].offset; };
+  // dy -> dq, dk, dv -> dxn
+  zero(I.dq, N * QD);
+  zero(I.dk, N * KD);
+  zero(I.dv, N * KD);
+  attention_backward(I.dq, I.dk, I.dv, I.att_scratch, I.dy, L.q, L.k, L.v, L.att, B, T, NH, NKV,
+                     hd, pool, c.is_swa(l) ? c.n_swa : 0);
+  rope_backward(I.dq, I.rope_cos, I.rope_sin, N, T, NH, hd, c.n_rot);
+  rope_backward(I.dk, I.rope_cos, I.rope_sin, N, T, NKV, hd, c.n_rot);
+  zero(I.dxn, N * C);
+  matmul_backward(I.dxn, g + off(1), I.dq, L.xn1, w + off(1), N, C, QD, pool);
+  matmul_backward(I.dxn, g + off(2), I.dk, L.xn1, w + off(2), N, C, KD, pool);
+  matmul_backward(I.dxn, g + off(3), I.dv, L.xn1, w + off(3), N, C, KD, pool);
+}
+
 float TrainModel::forward(const int32_t* ids, const int32_t* targets) {
   Impl& I = *impl_;
   ThreadPool& pool = *I.pool;
   const ModelConfig& c = c_;
   const int64_t B = B_, T = T_, N = B * T, C = c.n_embd, F = c.n_ff, V = c.n_vocab;
-  const int64_t NH = c.n_head, NKV = c.n_head_kv, hd = c.head_dim;
-  const int64_t QD = NH * hd, KD = NKV * hd;
+  const int64_t YD = attn_dims(c).y;
+  const size_t P = static_cast<size_t>(params_per_layer(c));
   std::memcpy(I.ids, ids, static_cast<size_t>(N) * sizeof(int32_t));
   I.has_targets = targets != nullptr;
   if (targets != nullptr) std::memcpy(I.targets, targets, static_cast<size_t>(N) * sizeof(int32_t));
@@ -223,29 +325,25 @@ float TrainModel::forward(const int32_t* ids, const int32_t* targets) {
   const float* wte = params();
   float* x = I.layers.empty() ? I.res_out : I.layers[0].res_in;
   embedding_forward(x, I.ids, wte, N, C);  // [N, C]
-  size_t pi = 1;  // index into layout_: first layer tensor
-  for (int64_t l = 0; l < c.n_layer; ++l, pi += 9) {
+  size_t pi = 1;  // index into layout_: first tensor of the layer
+  for (int64_t l = 0; l < c.n_layer; ++l, pi += P) {
     LayerActs& L = I.layers[static_cast<size_t>(l)];
-    const float* w_attn_norm = params() + layout_[pi + 0].offset;
-    const float* wq = params() + layout_[pi + 1].offset;
-    const float* wk = params() + layout_[pi + 2].offset;
-    const float* wv = params() + layout_[pi + 3].offset;
-    const float* wo = params() + layout_[pi + 4].offset;
-    const float* w_ffn_norm = params() + layout_[pi + 5].offset;
-    const float* wg = params() + layout_[pi + 6].offset;
-    const float* wu = params() + layout_[pi + 7].offset;
-    const float* wd = params() + layout_[pi + 8].offset;
+    const float* w_attn_norm = params() + layout_[pi].offset;
+    const float* wo = params() + layout_[pi + P - 5].offset;
+    const float* w_ffn_norm = params() + layout_[pi + P - 4].offset;
+    const float* wg = params() + layout_[pi + P - 3].offset;
+    const float* wu = params() + layout_[pi + P - 2].offset;
+    const float* wd = params() + layout_[pi + P - 1].offset;
     float* res_out = l + 1 < c.n_layer ? I.layers[static_cast<size_t>(l + 1)].res_in : I.res_out;
 
-    // Attention block: res_mid = res_in + Wo . attn(rope(Wq xn1), rope(Wk xn1), Wv xn1)
+    // Attention block: res_mid = res_in + Wo . attention(xn1)
     rmsnorm_forward(L.xn1, L.rstd1, L.res_in, w_attn_norm, N, C, c.rms_eps, pool);
-    matmul_forward(L.q, L.xn1, wq, N, C, QD, pool);  // [N, QD]
-    matmul_forward(L.k, L.xn1, wk, N, C, KD, pool);  // [N, KD]
-    matmul_forward(L.v, L.xn1, wv, N, C, KD, pool);  // [N, KD]
-    rope_forward(L.q, I.rope_cos, I.rope_sin, N, T, NH, hd, c.n_rot);
-    rope_forward(L.k, I.rope_cos, I.rope_sin, N, T, NKV, hd, c.n_rot);
-    attention_forward(L.y, L.att, I.att_scratch, L.q, L.k, L.v, B, T, NH, NKV, hd, pool);  // [N, QD]
-    matmul_forward(L.res_mid, L.y, wo, N, QD, C, pool);
+    if (is_mla(c)) {
+      mla_forward(l, pi);  // -> L.y [N, NH*hv]
+    } else {
+      llama_attention_forward(l, pi);  // -> L.y [N, NH*hd]
+    }
+    matmul_forward(L.res_mid, L.y, wo, N, YD, C, pool);
     for (int64_t i = 0; i < N * C; ++i) L.res_mid[i] += L.res_in[i];
 
     // MLP block: res_out = res_mid + Wd . (silu(Wg xn2) * (Wu xn2))
@@ -275,12 +373,12 @@ void TrainModel::backward(float loss_scale) {
   ThreadPool& pool = *I.pool;
   const ModelConfig& c = c_;
   const int64_t B = B_, T = T_, N = B * T, C = c.n_embd, F = c.n_ff, V = c.n_vocab;
-  const int64_t NH = c.n_head, NKV = c.n_head_kv, hd = c.head_dim;
-  const int64_t QD = NH * hd, KD = NKV * hd;
+  const int64_t YD = attn_dims(c).y;
+  const size_t P = static_cast<size_t>(params_per_layer(c));
   auto zero = [](float* p, int64_t n) { std::memset(p, 0, static_cast<size_t>(n) * sizeof(float)); };
   float* g = grads();
   const float* w = params();
-  size_t pi = 1 + 9 * static_cast<size_t>(c.n_layer);  // output_norm
+  size_t pi = 1 + P * static_cast<size_t>(c.n_layer);  // output_norm
 
   // Head: loss -> logits -> xf -> res_out.
   crossentropy_backward(I.logits, loss_scale / static_cast<float>(N), I.logits, I.targets, N, V,
@@ -295,33 +393,27 @@ void TrainModel::backward(float loss_scale) {
 
   for (int64_t l = c.n_layer - 1; l >= 0; --l) {
     LayerActs& L = I.layers[static_cast<size_t>(l)];
-    const size_t b = 1 + 9 * static_cast<size_t>(l);
-    auto off = [&](size_t k) { return layout_[b + k].offset; };
+    const size_t b = 1 + P * static_cast<size_t>(l);
+    auto off = [&](size_t k) { return layout_[b + k].offset; };  // k counts from attn_norm
     // MLP block; dres holds d(res_out) and receives d(res_mid).
     zero(I.dh, N * F);
-    matmul_backward(I.dh, g + off(8), I.dres, L.h, w + off(8), N, F, C, pool);
+    matmul_backward(I.dh, g + off(P - 1), I.dres, L.h, w + off(P - 1), N, F, C, pool);
     zero(I.dgate, N * F);
     zero(I.dup, N * F);
     swiglu_backward(I.dgate, I.dup, I.dh, L.gate, L.up, N * F, pool);
     zero(I.dxn, N * C);
-    matmul_backward(I.dxn, g + off(6), I.dgate, L.xn2, w + off(6), N, C, F, pool);
-    matmul_backward(I.dxn, g + off(7), I.dup, L.xn2, w + off(7), N, C, F, pool);
-    rmsnorm_backward(I.dres, g + off(5), I.dxn, L.res_mid, w + off(5), L.rstd2, N, C, pool);
+    matmul_backward(I.dxn, g + off(P - 3), I.dgate, L.xn2, w + off(P - 3), N, C, F, pool);
+    matmul_backward(I.dxn, g + off(P - 2), I.dup, L.xn2, w + off(P - 2), N, C, F, pool);
+    rmsnorm_backward(I.dres, g + off(P - 4), I.dxn, L.res_mid, w + off(P - 4), L.rstd2, N, C, pool);
 
     // Attention block; dres becomes d(res_in).
-    zero(I.dy, N * QD);
-    matmul_backward(I.dy, g + off(4), I.dres, L.y, w + off(4), N, QD, C, pool);
-    zero(I.dq, N * QD);
-    zero(I.dk, N * KD);
-    zero(I.dv, N * KD);
-    attention_backward(I.dq, I.dk, I.dv, I.att_scratch, I.dy, L.q, L.k, L.v, L.att, B, T, NH, NKV,
-                       hd, pool);
-    rope_backward(I.dq, I.rope_cos, I.rope_sin, N, T, NH, hd, c.n_rot);
-    rope_backward(I.dk, I.rope_cos, I.rope_sin, N, T, NKV, hd, c.n_rot);
-    zero(I.dxn, N * C);
-    matmul_backward(I.dxn, g + off(1), I.dq, L.xn1, w + off(1), N, C, QD, pool);
-    matmul_backward(I.dxn, g + off(2), I.dk, L.xn1, w + off(2), N, C, KD, pool);
-    matmul_backward(I.dxn, g + off(3), I.dv, L.xn1, w + off(3), N, C, KD, pool);
+    zero(I.dy, N * YD);
+    matmul_backward(I.dy, g + off(P - 5), I.dres, L.y, w + off(P - 5), N, YD, C, pool);
+    if (is_mla(c)) {
+      mla_backward(l, b);  // dy -> dxn (zeroed inside)
+    } else {
+      llama_attention_backward(l, b);
+    }
     rmsnorm_backward(I.dres, g + off(0), I.dxn, L.res_in, w + off(0), L.rstd1, N, C, pool);
   }
   embedding_backward(g + layout_[0].offset, I.dres, I.ids, N, C);

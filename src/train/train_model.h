@@ -9,6 +9,12 @@
 //              ffn_gate [F, C], ffn_up [F, C], ffn_down [C, F]
 //   output_norm [C], output [V, C] (absent when tied: token_embd is used)
 // Matrices are row-major [out, in], i.e. ggml ne = {in, out}.
+// deepseek2 (MLA, dense FFN) replaces attn_q/k/v per layer by
+//   attn_q [NH*hk, C]  or  attn_q_a [ql, C], attn_q_a_norm [ql], attn_q_b [NH*hk, ql]
+//   attn_kv_a_mqa [r + rope, C], attn_kv_a_norm [r],
+//   attn_k_b ne {nope, r, NH}, attn_v_b ne {r, hv, NH}, attn_output [C, NH*hv]
+// (llama.cpp's MLA layout; hk = nope + rope; forward in train_mla.cpp).
+// Sliding-window layers (ModelConfig::is_swa) mask attention like the engine.
 //
 // Activation policy: everything the backward pass reads is KEPT from the
 // forward pass (nothing recomputed), as llm.c does: per layer the residual
@@ -16,6 +22,9 @@
 // probabilities [B, NH, T, T], attention output, residual after attention,
 // gate, up and the SwiGLU output; then the final residual, the final norm
 // and the logits (overwritten by probabilities, then by their gradient).
+// deepseek2 layers also keep the low-rank query before/after its norm (with
+// rstd), the latent before/after attn_kv_a_norm (with rstd) and the rotated
+// shared k_pe; q/k are the per-head [nope | rope] keys, v/y have hv per head.
 // activation_bytes() states the cost before anything is allocated.
 #pragma once
 
@@ -74,10 +83,10 @@ class TrainModel {
   // residual projections (attn_output, ffn_down) ~ N(0, 0.02 / sqrt(2 L)),
   // norm weights 1. Box-Muller over mt19937_64, identical on every platform.
   void init_random(uint64_t seed);
-  // Loads weights from a llama GGUF of the same shape (F32/F16/BF16/Q8_0/Q4_0
+  // Loads weights from a llama / deepseek2 GGUF of the same shape (F32/F16/BF16/Q8_0/Q4_0
   // tensors are converted to F32).
   Status load_gguf(const gguf::File& file);
-  // Writes a llama GGUF (F32 tensors) loadable by Model::load; tokenizer.*
+  // Writes a llama or deepseek2 GGUF (F32 tensors) loadable by Model::load; tokenizer.*
   // keys are copied from `vocab`. `extra` is called to add metadata.
   Status save_gguf(const std::string& path, const gguf::File& vocab, int64_t train_step) const;
 
@@ -105,6 +114,12 @@ class TrainModel {
 
  private:
   TrainModel() = default;
+  // Attention blocks of layer l (first = its attn_norm's index in layout_):
+  // forward xn1 -> y, backward dy -> dxn (zeroed first) plus weight grads.
+  void llama_attention_forward(int64_t l, size_t first);
+  void llama_attention_backward(int64_t l, size_t first);
+  void mla_forward(int64_t l, size_t first);   // train_mla.cpp
+  void mla_backward(int64_t l, size_t first);
   struct Impl;
   ModelConfig c_;
   int64_t B_ = 0, T_ = 0;

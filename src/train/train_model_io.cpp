@@ -10,6 +10,11 @@
 #include "train/train_model.h"
 
 namespace ef::train {
+
+// Architecture keys of save_gguf (defined at the end of this file).
+void set_llama_keys(gguf::Writer& w, const ModelConfig& c);
+void set_deepseek2_keys(gguf::Writer& w, const ModelConfig& c);
+
 namespace {
 
 // Standard normals via Box-Muller on mt19937_64 (std::normal_distribution's
@@ -86,6 +91,22 @@ Status TrainModel::save_gguf(const std::string& path, const gguf::File& vocab,
   gguf::Writer w;
   w.copy_metadata(vocab, [](std::string_view key) { return key.substr(0, 10) != "tokenizer."; });
   const ModelConfig& c = c_;
+  if (c.architecture == "deepseek2") {
+    set_deepseek2_keys(w, c);
+  } else {
+    set_llama_keys(w, c);
+  }
+  w.set_u64("edgeformer.train.step", static_cast<uint64_t>(train_step));
+  for (const ParamInfo& p : layout_) {
+    // Views: the params Buffer outlives write().
+    const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(params() + p.offset),
+                                         static_cast<size_t>(p.count) * sizeof(float));
+    EF_TRY(w.add_tensor_view(p.name, DType::F32, p.ne, bytes));
+  }
+  return w.write(path);
+}
+
+void set_llama_keys(gguf::Writer& w, const ModelConfig& c) {
   w.set_string("general.architecture", "llama");
   w.set_string("general.name", "edgeformer-trained");
   w.set_u32("general.file_type", 0);  // all F32
@@ -99,14 +120,42 @@ Status TrainModel::save_gguf(const std::string& path, const gguf::File& vocab,
   w.set_f32("llama.rope.freq_base", c.rope_freq_base);
   w.set_f32("llama.attention.layer_norm_rms_epsilon", c.rms_eps);
   w.set_u32("llama.vocab_size", static_cast<uint32_t>(c.n_vocab));
-  w.set_u64("edgeformer.train.step", static_cast<uint64_t>(train_step));
-  for (const ParamInfo& p : layout_) {
-    // Views: the params Buffer outlives write().
-    const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(params() + p.offset),
-                                         static_cast<size_t>(p.count) * sizeof(float));
-    EF_TRY(w.add_tensor_view(p.name, DType::F32, p.ne, bytes));
+  if (c.n_swa > 0) {
+    // Read back by ModelConfig::from_gguf; the engine then keeps a ring cache
+    // of the window on the windowed layers.
+    w.set_u32("llama.attention.sliding_window", static_cast<uint32_t>(c.n_swa));
+    w.set_u32("llama.attention.sliding_window_pattern", static_cast<uint32_t>(c.swa_pattern));
   }
-  return w.write(path);
+}
+
+// llama.cpp's MLA layout keys (as src/model/tiny_deepseek2.cpp writes them):
+// key/value_length describe the absorbed single-KV-head view, the *_mla keys
+// the per-head sizes; every block has a dense FFN.
+void set_deepseek2_keys(gguf::Writer& w, const ModelConfig& c) {
+  const std::string a = "deepseek2.";
+  const auto u32 = [](int64_t v) { return static_cast<uint32_t>(v); };
+  w.set_string("general.architecture", "deepseek2");
+  w.set_string("general.name", "edgeformer-trained");
+  w.set_u32("general.file_type", 0);  // all F32
+  w.set_u32(a + "context_length", u32(c.n_ctx_train));
+  w.set_u32(a + "embedding_length", u32(c.n_embd));
+  w.set_u32(a + "block_count", u32(c.n_layer));
+  w.set_u32(a + "feed_forward_length", u32(c.n_ff));
+  w.set_u32(a + "attention.head_count", u32(c.n_head));
+  w.set_u32(a + "attention.head_count_kv", 1);
+  w.set_f32(a + "attention.layer_norm_rms_epsilon", c.rms_eps);
+  w.set_f32(a + "rope.freq_base", c.rope_freq_base);
+  w.set_u32(a + "rope.dimension_count", u32(c.n_rot));
+  w.set_u32(a + "attention.q_lora_rank", u32(c.q_lora_rank));
+  w.set_u32(a + "attention.kv_lora_rank", u32(c.kv_lora_rank));
+  w.set_u32(a + "attention.key_length", u32(c.kv_lora_rank + c.n_rot));
+  w.set_u32(a + "attention.value_length", u32(c.kv_lora_rank));
+  w.set_u32(a + "attention.key_length_mla", u32(c.head_dim));
+  w.set_u32(a + "attention.value_length_mla", u32(c.head_dim_v));
+  w.set_u32(a + "leading_dense_block_count", u32(c.n_layer));
+  w.set_u32(a + "expert_feed_forward_length", u32(c.n_ff));
+  w.set_u32(a + "expert_shared_count", 0);
+  w.set_u32(a + "vocab_size", u32(c.n_vocab));
 }
 
 }  // namespace ef::train

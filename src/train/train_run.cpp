@@ -81,6 +81,27 @@ Status validate(const RunConfig& c) {
   if (c.n_embd <= 0 || c.n_head <= 0 || c.n_head_kv <= 0 || c.n_layer <= 0 || c.n_ff <= 0) {
     return make_error(Errc::out_of_range, "model dimensions must be positive", "n_embd/n_head/...");
   }
+  if (c.arch != "llama" && c.arch != "deepseek2") {
+    return make_error(Errc::invalid_argument, "unknown architecture '" + c.arch + "'", "arch",
+                      "use llama or deepseek2");
+  }
+  if (c.rope_dim < 0 || c.kv_lora_rank < 0 || c.q_lora_rank < 0 || c.nope_dim < 0 ||
+      c.v_dim < 0) {
+    return make_error(Errc::out_of_range, "rope_dim / kv_lora_rank / q_lora_rank / nope_dim / "
+                      "v_dim must be >= 0", "rope_dim/kv_lora_rank");
+  }
+  if (c.arch == "deepseek2" && c.kv_lora_rank == 0) {
+    return make_error(Errc::invalid_argument, "deepseek2 needs a latent width", "kv_lora_rank",
+                      "pass --kv-lora-rank R (e.g. n_embd / 2)");
+  }
+  if (c.arch == "deepseek2" && c.sliding_window > 0) {
+    return make_error(Errc::unsupported, "sliding-window attention is not available for deepseek2",
+                      "sliding_window");
+  }
+  if (c.sliding_window < 0 || c.swa_pattern < 0) {
+    return make_error(Errc::out_of_range, "sliding_window and swa_pattern must be >= 0",
+                      "sliding_window/swa_pattern");
+  }
   if (!(c.val_fraction > 0.0f && c.val_fraction < 1.0f)) {
     return make_error(Errc::out_of_range, "val_fraction must be in (0, 1)", "val_fraction");
   }
@@ -154,10 +175,24 @@ Status run_training(const RunConfig& given, const std::string& resume_path,
   s.n_head = c.n_head;
   s.n_head_kv = c.n_head_kv;
   s.head_dim = c.n_embd / c.n_head;
-  s.n_rot = s.head_dim;
+  s.n_rot = c.rope_dim > 0 ? c.rope_dim : s.head_dim;
+  if (c.arch == "deepseek2") {
+    // The model validates the rest (ModelConfig::validate): rope even, etc.
+    const int64_t head = c.n_embd / c.n_head;
+    s.architecture = "deepseek2";
+    s.n_rot = c.rope_dim > 0 ? c.rope_dim : std::max<int64_t>(2, head / 2 / 2 * 2);
+    s.head_dim = (c.nope_dim > 0 ? c.nope_dim : head) + s.n_rot;
+    s.head_dim_v = c.v_dim > 0 ? c.v_dim : head;
+    s.n_head_kv = c.n_head;
+    s.kv_lora_rank = c.kv_lora_rank;
+    s.q_lora_rank = c.q_lora_rank;
+    s.n_layer_dense_lead = c.n_layer;
+  }
   s.rms_eps = c.rms_eps;
   s.rope_freq_base = c.rope_base;
   s.tied_output = c.tied;
+  s.n_swa = c.sliding_window;
+  s.swa_pattern = c.swa_pattern;
   o.batch = c.batch;
   o.seq = c.seq;
   o.steps = c.steps;

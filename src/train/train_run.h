@@ -21,6 +21,7 @@ namespace ef::train {
 
 struct RunConfig {
   // Model shape (the vocabulary size comes from the vocab GGUF).
+  std::string arch = "llama";  // or "deepseek2" (MLA attention, dense FFN)
   int64_t n_embd = 128;
   int64_t n_layer = 4;
   int64_t n_head = 4;
@@ -30,6 +31,22 @@ struct RunConfig {
   float rope_base = 10000.0f;
   float rms_eps = 1e-5f;
   bool tied = true;
+  // Sliding-window attention (inference semantics, ModelConfig::is_swa):
+  // window W > 0 makes layer il windowed iff swa_pattern == 0 or
+  // il % swa_pattern < swa_pattern - 1; written to the GGUF as
+  // llama.attention.sliding_window / sliding_window_pattern.
+  int64_t sliding_window = 0;
+  int64_t swa_pattern = 0;
+  // RoPE dims: llama: 0 = the whole head (n_embd / n_head), else partial
+  // RoPE; deepseek2: the decoupled RoPE key/query dims (0 = half a head,
+  // even). deepseek2 heads: key/query = nope_dim + rope_dim, value = v_dim
+  // (0 = n_embd / n_head each); the latent is kv_lora_rank wide (required)
+  // and the query low-rank with q_lora_rank > 0 (0 = one attn_q).
+  int64_t rope_dim = 0;
+  int64_t kv_lora_rank = 0;
+  int64_t q_lora_rank = 0;
+  int64_t nope_dim = 0;
+  int64_t v_dim = 0;
   // Data.
   std::string vocab;                 // GGUF with tokenizer.* keys
   std::vector<std::string> data;     // text files or token files

@@ -116,10 +116,12 @@ Status run_generate(const GenerateOptions& o) {
                format_bytes(mem.peak_bytes + mem.mapped_bytes).c_str(),
                format_bytes(mem.peak_bytes).c_str(), format_bytes(mem.mapped_bytes).c_str(),
                format_bytes(process_peak_rss_bytes()).c_str());
-  std::fprintf(stderr, "session:   ctx %lld, threads %d, ubatch %lld, KV %s, kernels %s\n",
+  std::fprintf(stderr,
+               "session:   ctx %lld, threads %d, ubatch %lld, KV %s, flash attention %s, "
+               "kernels %s\n",
                static_cast<long long>(n_ctx), session->options().n_threads,
                static_cast<long long>(session->options().n_ubatch), o.session.cache_type.c_str(),
-               active_isa_name().c_str());
+               session->options().flash_attn ? "on" : "off", active_isa_name().c_str());
   return Status::success();
 }
 

@@ -129,7 +129,7 @@ void bind_option(CLI::App* sub, TrainFlags& f, const std::string& flags, T train
 }
 
 void add_train(CLI::App& app, std::vector<TrainCommand>& out) {
-  auto* sub = app.add_subcommand("train", "Train a llama model on text (hand-written backward passes)");
+  auto* sub = app.add_subcommand("train", "Train a llama or deepseek2 (MLA) model on text (hand-written backward passes)");
   auto f = std::make_shared<TrainFlags>();
   sub->add_option("--config", f->config_path, "JSON file with options (keys = flag names, '_' for '-')");
   sub->add_option("--resume", f->resume, "Continue the run saved in this checkpoint file");
@@ -140,15 +140,23 @@ void add_train(CLI::App& app, std::vector<TrainCommand>& out) {
   bind_option(sub, *f, "--val", &RC::val, "Held-out text or token files (default: tail of --data)");
   bind_option(sub, *f, "--val-fraction", &RC::val_fraction, "Fraction of --data held out when no --val");
   bind_option(sub, *f, "--save-tokens", &RC::save_tokens, "Write the tokenized split to PREFIX.train.tok / PREFIX.val.tok");
+  bind_option(sub, *f, "--arch", &RC::arch, "llama, or deepseek2 (Multi-head Latent Attention, dense FFN)");
   bind_option(sub, *f, "--n-embd", &RC::n_embd, "Embedding width");
   bind_option(sub, *f, "--n-layer", &RC::n_layer, "Number of layers");
   bind_option(sub, *f, "--n-head", &RC::n_head, "Attention heads");
-  bind_option(sub, *f, "--n-head-kv", &RC::n_head_kv, "KV heads (GQA/MQA when < n-head)");
+  bind_option(sub, *f, "--n-head-kv", &RC::n_head_kv, "KV heads (GQA/MQA when < n-head; llama only)");
   bind_option(sub, *f, "--n-ff", &RC::n_ff, "Feed-forward width");
   bind_option(sub, *f, "--n-ctx", &RC::n_ctx, "Context length written to the model (0 = --seq)");
   bind_option(sub, *f, "--rope-base", &RC::rope_base, "RoPE frequency base");
   bind_option(sub, *f, "--rms-eps", &RC::rms_eps, "RMSNorm epsilon");
   bind_option(sub, *f, "--tied", &RC::tied, "Tie the output head to the token embedding (true/false)");
+  bind_option(sub, *f, "--sliding-window", &RC::sliding_window, "Sliding attention window W (0 = full causal): query i sees keys i-W+1..i");
+  bind_option(sub, *f, "--swa-pattern", &RC::swa_pattern, "With --sliding-window: layer il is windowed iff il % P < P - 1 (0 = every layer)");
+  bind_option(sub, *f, "--rope-dim", &RC::rope_dim, "RoPE dims (llama: 0 = whole head; deepseek2: decoupled RoPE dims, 0 = half a head)");
+  bind_option(sub, *f, "--kv-lora-rank", &RC::kv_lora_rank, "deepseek2: latent width of keys/values (required)");
+  bind_option(sub, *f, "--q-lora-rank", &RC::q_lora_rank, "deepseek2: low-rank query width (0 = one attn_q projection)");
+  bind_option(sub, *f, "--nope-dim", &RC::nope_dim, "deepseek2: non-RoPE query/key head dims (0 = n-embd / n-head)");
+  bind_option(sub, *f, "--v-dim", &RC::v_dim, "deepseek2: value head dims (0 = n-embd / n-head)");
   bind_option(sub, *f, "--steps", &RC::steps, "Optimizer steps");
   bind_option(sub, *f, "--batch", &RC::batch, "Sequences per micro-batch");
   bind_option(sub, *f, "--seq", &RC::seq, "Tokens per sequence");

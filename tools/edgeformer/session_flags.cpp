@@ -13,7 +13,8 @@ void SessionFlags::add_to(CLI::App& app, const char* ctx_help) {
   app.add_option("-u,--ubatch", n_ubatch, "Micro-batch size for prompt processing");
   app.add_option("--cache-type", cache_type, "KV cache element type: f16 or f32");
   app.add_option("--flash-attn", flash_attn,
-                 "Flash attention: on (tiled online softmax, llama.cpp's default numerics) or off (default: score matrix, faster here)");
+                 "Flash attention: on (default: tiled online softmax in F32, no T x T "
+                 "buffers) or off (score matrix, llama.cpp's -fa off numerics)");
   app.add_option("--isa", isa, "Kernel ISA: scalar, avx2, avx512 (default: best available)");
 }
 

@@ -20,9 +20,10 @@ struct SessionFlags {
   int64_t n_ubatch = 512;
   std::string cache_type = "f16";
   std::string isa;         // "" = automatic
-  // off by default until the F16 accumulate loop is vectorised (it is
-  // ~10x slower at prefill); "on" reproduces llama.cpp's default numerics.
-  std::string flash_attn = "off";  // on | off (llama.cpp's -fa)
+  // on by default: not slower than the score-matrix path anywhere measured
+  // (faster at prefill and at depth, see bench/README.md); "off" reproduces
+  // llama.cpp's -fa off numerics (the llama.cpp comparison uses it).
+  std::string flash_attn = "on";  // on | off (llama.cpp's -fa)
 
   // Registers -t/--threads, -c/--ctx, -u/--ubatch, --cache-type, --flash-attn, --isa.
   // `ctx_help` documents the default of --ctx; nullptr: no --ctx flag.

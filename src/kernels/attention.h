@@ -1,0 +1,74 @@
+// Flash-attention kernels, dispatched per ISA like the matmul table in
+// kernels.h (same ISA choice: attention_kernels(table) returns the set that
+// matches table.isa). A separate small table so that adding attention
+// kernels does not touch the matmul contract. No model knowledge: rows are
+// just vectors.
+//
+// Two kinds of entries:
+//   flash_tile   the F32 math of one KV tile for a block of query rows;
+//   widen        per cache element type, converts rows of that type to F32
+//                (the only place where the KV cache's type matters; a new
+//                cache type plugs in one function here).
+#pragma once
+
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "kernels/kernels.h"
+
+namespace ef::kernels {
+
+// One KV tile of online-softmax attention for a block of query rows, all
+// F32. For each row r with lo[r] < hi[r] (tile positions [lo, hi) visible
+// to r, 0 <= lo, hi <= n_kv):
+//   s_j   = q_r . k_j                          j in [lo, hi)  (q pre-scaled)
+//   m'    = max(m[r], max_j s_j)
+//   acc_r = acc_r exp(m[r] - m') + sum_j exp(s_j - m') v_j
+//   l[r]  = l[r]  exp(m[r] - m') + sum_j exp(s_j - m');   m[r] = m'
+// Rows with lo >= hi are left untouched. Each row's result depends only on
+// its own q, range and state (never on the other rows of the block), so
+// callers get results independent of how rows are grouped.
+// k must have round_up(n_kv, 16) readable, finite rows (kernels compute
+// masked scores of whole 16-row blocks); v rows outside [lo, hi) are never
+// read. Any dk, dv: the SIMD kernels take multiples of 16 (AVX2: 8) and
+// defer to the scalar oracle otherwise.
+struct FlashTileArgs {
+  const float* q = nullptr;  // [n_q][dk]  queries times the softmax scale
+  int64_t n_q = 0;
+  const float* k = nullptr;  // [n_kv][dk] keys (row-major F32)
+  const float* v = nullptr;  // [n_kv][dv] values
+  int64_t n_kv = 0;
+  int64_t dk = 0;
+  int64_t dv = 0;
+  const int32_t* lo = nullptr;  // [n_q]
+  const int32_t* hi = nullptr;  // [n_q]
+  float* m = nullptr;           // [n_q] running max (-inf initially)
+  float* l = nullptr;           // [n_q] running sum of exp (0 initially)
+  float* acc = nullptr;         // [n_q][dv] unnormalised output (0 initially)
+  float* s = nullptr;           // [round_up(n_kv, 16)] scratch: one row's scores
+};
+using FlashTileFn = void (*)(const FlashTileArgs& a);
+
+struct AttentionKernels {
+  Isa isa = Isa::scalar;
+  FlashTileFn flash_tile = nullptr;
+  // Row widenings to F32 per cache element type (nullptr: not supported).
+  ToFloatFn widen_f32 = nullptr;
+  ToFloatFn widen_f16 = nullptr;
+  ToFloatFn widen_bf16 = nullptr;
+  ToFloatFn widen_q8_0 = nullptr;
+  ToFloatFn widen_q4_0 = nullptr;
+  ToFloatFn widen(DType type) const;
+};
+
+// The attention kernels of the ISA of `table` (amx: the avx512 ones).
+const AttentionKernels& attention_kernels(const KernelTable& table);
+
+namespace ref {
+// Scalar oracle of flash_tile (dots in double, the rest in F32, std::exp).
+void flash_tile(const FlashTileArgs& a);
+// The scalar set (widenings = the scalar table's to_float).
+void fill_attention(AttentionKernels& t);
+}  // namespace ref
+
+}  // namespace ef::kernels

@@ -1,0 +1,229 @@
+// AVX2 flash-attention tile (FlashTileArgs in kernels/attention.h), for dk and dv
+// multiples of 8 (others go to the scalar oracle). Same structure as the
+// AVX-512 kernel with 8 lanes:
+//   scores: 8 key rows at a time, one accumulator per key, then an 8x8
+//           transpose-add (hadd + 128-bit permutes); masked lanes -inf;
+//   exp:    8 lanes (exp8 below), masked lanes forced to 0;
+//   P V:    32-float chunks of the output row in registers, even and odd
+//           positions in two accumulator sets (8 fma chains).
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "core/fp16.h"
+#include "kernels/x86/attention_kernels.h"
+
+namespace ef::kernels::x86::avx2 {
+namespace {
+
+// exp(x), x <= 88: as exp16 in avx512_attention.cpp, with 2^n built in the
+// exponent field. x is clamped to >= -87 (exp(-87) ~ 1.6e-38 instead of
+// smaller values: irrelevant next to the softmax maximum's 1; -inf lanes are
+// masked by the caller).
+inline __m256 exp8(__m256 x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+  x = _mm256_min_ps(x, _mm256_set1_ps(88.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  // 2^n for n in [-126, 127]
+  const __m256i e =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+// out lane i = sum of the 8 lanes of v[i].
+inline __m256 transpose_add8(const __m256* v) {
+  const __m256 h0 = _mm256_hadd_ps(v[0], v[1]);  // per 128: [v0 01, v0 23, v1 01, v1 23]
+  const __m256 h1 = _mm256_hadd_ps(v[2], v[3]);
+  const __m256 h2 = _mm256_hadd_ps(v[4], v[5]);
+  const __m256 h3 = _mm256_hadd_ps(v[6], v[7]);
+  const __m256 g0 = _mm256_hadd_ps(h0, h1);  // per 128: [v0, v1, v2, v3] half sums
+  const __m256 g1 = _mm256_hadd_ps(h2, h3);
+  return _mm256_add_ps(_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31));
+}
+
+// All-ones lanes for positions j0 + i inside [lo, hi).
+inline __m256 visible(int64_t j0, int64_t lo, int64_t hi) {
+  const __m256i pos = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                       _mm256_set1_epi32(static_cast<int>(j0)));
+  const __m256i ge = _mm256_cmpgt_epi32(pos, _mm256_set1_epi32(static_cast<int>(lo) - 1));
+  const __m256i lt = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(hi)), pos);
+  return _mm256_castsi256_ps(_mm256_and_si256(ge, lt));
+}
+
+// acc[0, 32) = acc * alpha + sum_{j in [lo, hi)} p[j] v[j][0, 32)
+inline void pv32(float* acc, float alpha, const float* p, const float* v, int64_t dv, int64_t lo,
+                 int64_t hi) {
+  const __m256 al = _mm256_set1_ps(alpha);
+  __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(acc), al);
+  __m256 a1 = _mm256_mul_ps(_mm256_loadu_ps(acc + 8), al);
+  __m256 a2 = _mm256_mul_ps(_mm256_loadu_ps(acc + 16), al);
+  __m256 a3 = _mm256_mul_ps(_mm256_loadu_ps(acc + 24), al);
+  __m256 b0 = _mm256_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;
+  int64_t j = lo;
+  for (; j + 1 < hi; j += 2) {
+    const float* v0 = v + j * dv;
+    const float* v1 = v0 + dv;
+    const __m256 p0 = _mm256_set1_ps(p[j]);
+    const __m256 p1 = _mm256_set1_ps(p[j + 1]);
+    a0 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0), a0);
+    a1 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 8), a1);
+    a2 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 16), a2);
+    a3 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 24), a3);
+    b0 = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v1), b0);
+    b1 = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v1 + 8), b1);
+    b2 = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v1 + 16), b2);
+    b3 = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v1 + 24), b3);
+  }
+  if (j < hi) {
+    const float* v0 = v + j * dv;
+    const __m256 p0 = _mm256_set1_ps(p[j]);
+    a0 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0), a0);
+    a1 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 8), a1);
+    a2 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 16), a2);
+    a3 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 24), a3);
+  }
+  _mm256_storeu_ps(acc, _mm256_add_ps(a0, b0));
+  _mm256_storeu_ps(acc + 8, _mm256_add_ps(a1, b1));
+  _mm256_storeu_ps(acc + 16, _mm256_add_ps(a2, b2));
+  _mm256_storeu_ps(acc + 24, _mm256_add_ps(a3, b3));
+}
+
+inline void pv8(float* acc, float alpha, const float* p, const float* v, int64_t dv, int64_t lo,
+                int64_t hi) {
+  __m256 a = _mm256_mul_ps(_mm256_loadu_ps(acc), _mm256_set1_ps(alpha));
+  __m256 b = _mm256_setzero_ps();
+  int64_t j = lo;
+  for (; j + 1 < hi; j += 2) {
+    a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(v + j * dv), a);
+    b = _mm256_fmadd_ps(_mm256_set1_ps(p[j + 1]), _mm256_loadu_ps(v + (j + 1) * dv), b);
+  }
+  if (j < hi) a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(v + j * dv), a);
+  _mm256_storeu_ps(acc, _mm256_add_ps(a, b));
+}
+
+inline float hmax8(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+}  // namespace
+
+namespace {
+
+// One row of the tile. DK > 0: the key width as a compile-time constant
+// (immediate offsets for the 8 key rows instead of 8 live pointers);
+// DK = 0: a.dk. Same operations in the same order either way.
+template <int DK>
+void tile_row(const FlashTileArgs& a, int64_t r) {
+  const int64_t dk = DK > 0 ? DK : a.dk, dv = a.dv;
+  float* s = a.s;
+  const __m256 neg_inf = _mm256_set1_ps(-INFINITY);
+  const int64_t lo = a.lo[r], hi = a.hi[r];
+  if (lo >= hi) return;
+  const float* q = a.q + r * dk;
+  const int64_t jb = lo & ~int64_t{7};
+  __m256 vmax = neg_inf;
+  for (int64_t j0 = jb; j0 < hi; j0 += 8) {
+    __m256 acc[8];
+    for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
+    const float* k = a.k + j0 * dk;
+    for (int64_t d = 0; d < dk; d += 8) {
+      const __m256 qv = _mm256_loadu_ps(q + d);
+      for (int i = 0; i < 8; ++i) {
+        acc[i] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + i * dk + d), acc[i]);
+      }
+    }
+    const __m256 sv = _mm256_blendv_ps(neg_inf, transpose_add8(acc), visible(j0, lo, hi));
+    _mm256_storeu_ps(s + j0, sv);
+    vmax = _mm256_max_ps(vmax, sv);
+  }
+  const float m_old = a.m[r];
+  const float m_new = std::max(m_old, hmax8(vmax));
+  const float alpha = std::exp(m_old - m_new);
+  const __m256 mv = _mm256_set1_ps(m_new);
+  __m256 vsum = _mm256_setzero_ps();
+  for (int64_t j0 = jb; j0 < hi; j0 += 8) {
+    const __m256 p =
+        _mm256_and_ps(visible(j0, lo, hi), exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j0), mv)));
+    _mm256_storeu_ps(s + j0, p);
+    vsum = _mm256_add_ps(vsum, p);
+  }
+  a.l[r] = a.l[r] * alpha + hsum8(vsum);
+  a.m[r] = m_new;
+  float* acc = a.acc + r * dv;
+  int64_t d0 = 0;
+  for (; d0 + 32 <= dv; d0 += 32) pv32(acc + d0, alpha, s, a.v + d0, dv, lo, hi);
+  for (; d0 < dv; d0 += 8) pv8(acc + d0, alpha, s, a.v + d0, dv, lo, hi);
+}
+
+}  // namespace
+
+void flash_tile(const FlashTileArgs& a) {
+  if (a.dk % 8 != 0 || a.dv % 8 != 0) {
+    kernels::ref::flash_tile(a);
+    return;
+  }
+  for (int64_t r = 0; r < a.n_q; ++r) {
+    switch (a.dk) {
+      case 64:
+        tile_row<64>(a, r);
+        break;
+      case 128:
+        tile_row<128>(a, r);
+        break;
+      default:
+        tile_row<0>(a, r);
+        break;
+    }
+  }
+}
+
+void f16_to_f32_row(const void* x, float* y, int64_t n) {
+  const uint16_t* h = static_cast<const uint16_t*>(x);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i,
+                     _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
+  }
+  for (; i < n; ++i) y[i] = fp16_to_fp32(h[i]);
+}
+
+void bf16_to_f32_row(const void* x, float* y, int64_t n) {
+  const uint16_t* h = static_cast<const uint16_t*>(x);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i w =
+        _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i)));
+    _mm256_storeu_ps(y + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+  }
+  for (; i < n; ++i) y[i] = bf16_to_fp32(h[i]);
+}
+
+void fill_attention(AttentionKernels& t) {
+  t.isa = Isa::avx2;
+  t.flash_tile = flash_tile;
+  t.widen_f16 = f16_to_f32_row;
+  t.widen_bf16 = bf16_to_f32_row;
+}
+
+}  // namespace ef::kernels::x86::avx2
