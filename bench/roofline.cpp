@@ -16,6 +16,7 @@
 //
 // Usage: roofline [--types f32,f16,bf16,q8_0,q4_0] [--threads 1,2]
 //                 [--pp 512] [--tg 128] [--reps 1] [--no-limits]
+//                 [--flash-attn on|off]   (default off, as the CLI)
 // The kernel ISA is the active one (EDGEFORMER_ISA=avx512 disables AMX).
 #include <time.h>
 #include <unistd.h>
@@ -130,6 +131,10 @@ double process_cpu_s() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
+// Flash attention off by default, like the CLI and the llama-bench
+// figures (--flash-attn on measures the flash kernels instead).
+bool g_flash_attn = false;
+
 RunResult run_model(const std::string& path, int threads, int pp, int tg, int reps) {
   RunResult res;
   auto model = ef::Model::load(path);
@@ -140,6 +145,7 @@ RunResult run_model(const std::string& path, int threads, int pp, int tg, int re
   ef::SessionOptions opt;
   opt.n_threads = threads;
   opt.n_ctx = std::max(pp, tg) + 8;
+  opt.flash_attn = g_flash_attn;
   auto session = ef::Session::create(**model, opt);
   if (!session.ok()) {
     std::fprintf(stderr, "error: %s\n", session.error().message().c_str());
@@ -190,9 +196,10 @@ int main(int argc, char** argv) {
     else if (a == "--tg") tg = std::atoi(v), ++i;
     else if (a == "--reps") reps = std::max(1, std::atoi(v)), ++i;
     else if (a == "--no-limits") limits = false;
+    else if (a == "--flash-attn") g_flash_attn = std::string(v) == "on", ++i;
     else {
       std::fprintf(stderr, "usage: roofline [--types f32,f16,bf16,q8_0,q4_0] [--threads 1,2] "
-                           "[--pp 512] [--tg 128] [--reps 1] [--no-limits]\n");
+                           "[--pp 512] [--tg 128] [--reps 1] [--no-limits] [--flash-attn on|off]\n");
       return 2;
     }
   }

@@ -21,6 +21,11 @@ constexpr int64_t kRowGrain = 16;       // rows per chunk are a multiple of this
 constexpr int64_t kMaxRowChunks = 256;  // bounds per-task overhead on huge outputs
 constexpr int64_t kPrefillRows = 64;    // min rows per task when n_tokens > 1
 constexpr int64_t kTokenChunk = 256;    // activation rows kept hot per tile (L2)
+// Decode (one token) reads each weight once, so it is a stream: few long
+// chunks (each a contiguous, linearly prefetched range of rows) beat many
+// short ones that interleave the threads' streams. Still several per thread
+// so a descheduled thread's share is picked up by the others.
+constexpr int64_t kDecodeTasks = 8;
 
 size_t vec_row_bytes(DType type, int64_t k) {
   const auto bytes = row_size_bytes(type, static_cast<uint64_t>(k));
@@ -92,9 +97,10 @@ void matmul(const Tensor& w, const float* x, int64_t n_tokens, float* y, int64_t
   // Prefill tasks get at least kPrefillRows rows so per-call set-up in the
   // kernels (activation scales, tile configuration) is amortized.
   const int64_t min_grains = n_tokens > 1 ? kPrefillRows / kRowGrain : 1;
+  const int64_t max_chunks = n_tokens > 1 ? kMaxRowChunks : kDecodeTasks;
   const int64_t row_chunk =
-      kRowGrain * std::max<int64_t>(min_grains, (n_rows + kRowGrain * kMaxRowChunks - 1) /
-                                                    (kRowGrain * kMaxRowChunks));
+      kRowGrain * std::max<int64_t>(min_grains, (n_rows + kRowGrain * max_chunks - 1) /
+                                                    (kRowGrain * max_chunks));
   const int64_t n_row_chunks = (n_rows + row_chunk - 1) / row_chunk;
   const int64_t n_tok_chunks = (n_tokens + kTokenChunk - 1) / kTokenChunk;
   const size_t w_row_bytes = w.nb[1];

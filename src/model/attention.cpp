@@ -159,9 +159,33 @@ void flash_layer_attention(const ModelConfig& c, const KvCache& cache, int64_t i
 void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const float* q, float* out,
                int64_t n, int64_t n_past, ForwardScratch& scratch, ThreadPool& pool,
                const kernels::KernelTable& table, const StagedKv* staged) {
+  // Sliding-window layers (position i sees [i + 1 - n_swa, i]) keep the
+  // per-row path.
+  const int64_t window = c.is_swa(il) ? c.n_swa : 0;
+
+  if (!cache.v_transposed()) {
+    flash_layer_attention(c, cache, il, q, out, n, n_past, scratch, pool, table, staged);
+    return;
+  }
+
+  // Full-context layers with one float cache type: the group's queries
+  // share each K/V row (batched). Block-quantized K keeps the per-row path.
+  const KvType tk = cache.type_k();
+  const bool float_cache = tk == cache.type_v() && (tk == KvType::f16 || tk == KvType::f32);
+  const kernels::TypeKernels& tkk = tk == KvType::f16 ? table.f16 : table.f32;
+  if (window == 0 && cache.ring(il) == 0 && float_cache && tkk.gemm != nullptr) {
+    attention_batched(c, cache, il, q, out, n, n_past, pool, table);
+    return;
+  }
+  attention_per_row(c, cache, il, q, out, n, n_past, scratch, pool, table);
+}
+
+void attention_per_row(const ModelConfig& c, const KvCache& cache, int64_t il, const float* q,
+                       float* out, int64_t n, int64_t n_past, ForwardScratch& scratch,
+                       ThreadPool& pool, const kernels::KernelTable& table) {
   const int64_t hd = c.head_dim;
   const int64_t q_dim = c.n_head * hd;
-  const int64_t group = c.n_head / c.n_head_kv;  // query heads per KV head
+  const int64_t group = c.n_head / c.n_head_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   // K: the cache type's dot against the query converted to its vec_dot type
   // (F16 -> F16, BF16 -> BF16, Q8_0/Q4_0 -> Q8_0 with ggml-cpu's activation
@@ -184,17 +208,10 @@ void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const flo
   const auto rows_of = [&](const void* first, const void* second) {
     return static_cast<size_t>(static_cast<const char*>(second) - static_cast<const char*>(first));
   };
-  // Sliding-window layers: position i sees [i + 1 - n_swa, i].
   const int64_t window = c.is_swa(il) ? c.n_swa : 0;
   auto first_visible = [&](int64_t pos) {
     return window > 0 ? std::max<int64_t>(0, pos + 1 - window) : int64_t{0};
   };
-
-  if (!cache.v_transposed()) {
-    flash_layer_attention(c, cache, il, q, out, n, n_past, scratch, pool, table, staged);
-    return;
-  }
-
   pool.run(n * c.n_head, [&](int64_t task, int thread) {
     const int64_t t = task / c.n_head;    // token within the micro-batch
     const int64_t h = task % c.n_head;    // query head

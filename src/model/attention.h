@@ -29,4 +29,20 @@ void attention(const ModelConfig& config, const KvCache& cache, int64_t il, cons
                float* out, int64_t n, int64_t n_past, ForwardScratch& scratch, ThreadPool& pool,
                const kernels::KernelTable& table, const StagedKv* staged = nullptr);
 
+// The non-flash path of attention() one (token, head) per task: used for
+// sliding-window layers; the reference attention_batched is tested against.
+void attention_per_row(const ModelConfig& config, const KvCache& cache, int64_t il,
+                       const float* q, float* out, int64_t n, int64_t n_past,
+                       ForwardScratch& scratch, ThreadPool& pool,
+                       const kernels::KernelTable& table);
+
+// The non-flash path of attention() for layers without a sliding window
+// (attention_batched.cpp): one task per (KV head, block of tokens), the
+// group's queries batched into two gemm calls. Bit-identical to the
+// per-(token, head) path (see the file comment); needs table gemm for the
+// cache type and a transposed-V cache.
+void attention_batched(const ModelConfig& config, const KvCache& cache, int64_t il,
+                       const float* q, float* out, int64_t n, int64_t n_past, ThreadPool& pool,
+                       const kernels::KernelTable& table);
+
 }  // namespace ef

@@ -3,6 +3,9 @@
 // the AMX tiles (so a token's result does not depend on whether it was
 // evaluated alone or in a batch), without packing weights into tiles.
 //
+// Rows of a 16-row tile are read one after the other in address order (one
+// linear stream, prefetched ahead), their partials kept in an L1 buffer; the
+// per-block reduction and scaling then run per block pair.
 // For 16 weight rows and a pair of blocks (b, b+1):
 //   P_r = vpdpbusd over row r's 64 quants (lanes 0-7: partial sums of
 //         block b, lanes 8-15: block b+1); integer partials, exact
@@ -25,7 +28,9 @@
 namespace ef::kernels::x86::amx {
 namespace {
 
-constexpr int64_t kPrefetchTiles = 2;  // 16-row tiles ahead (~10-20 KB)
+// Bytes ahead of the block being read that are prefetched into L1: rows of
+// a tile are read in address order, so this is one linear stream per thread.
+constexpr int64_t kPrefetchBytes = 2048;
 
 inline __m512i load_pair(const void* q0, const void* q1, bool two) {
   const __m512i lo = _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q0)));
@@ -68,69 +73,95 @@ inline void reduce16(const __m512i* p, __m512i& sb, __m512i& sb1) {
   sb1 = _mm512_shuffle_i64x2(x01, x23, _MM_SHUFFLE(3, 1, 3, 1));
 }
 
+// Block pairs per pass over a tile's rows: each pass reads a slice of every
+// row (16 rows x kPassPairs x 68 bytes at most) into the partials buffer.
+constexpr int64_t kPassPairs = 16;
+
 template <bool Q4>
 void decode(int64_t k, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, const uint8_t* x,
             float* y) {
   using WBlock = std::conditional_t<Q4, BlockQ4_0, BlockQ8_0>;
   const int64_t nb = k / kQK8_0;
+  const int64_t n_pairs = (nb + 1) / 2;
+  // Passes of equal size (a row of k = 576 is read in one pass, 1536 in two).
+  const int64_t n_passes = (n_pairs + kPassPairs - 1) / kPassPairs;
+  const int64_t pass_pairs = (n_pairs + n_passes - 1) / n_passes;
   const auto* xq = reinterpret_cast<const BlockQ8_0*>(x);
   const __m512i zero = _mm512_setzero_si512();
   const __m512i ones8 = _mm512_set1_epi8(1);
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
   const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
   const __m512i row_off = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int>(wrb)));
+  // Prefetch only a dense matrix (rows back to back): one linear stream.
+  const bool dense = wrb == static_cast<size_t>(nb) * sizeof(WBlock);
+  const uint8_t* w_end = w + r1 * wrb;
+  // P vectors of one pass: partials[pair][row].
+  alignas(64) __m512i partials[kPassPairs][16];
+  alignas(64) __m512i xs[kPassPairs];
+  alignas(64) __m512i xcorr[kPassPairs];
   for (int64_t rr = r0; rr < r1; rr += 16) {
     const int nr = static_cast<int>(std::min<int64_t>(16, r1 - rr));
     const __mmask16 valid = static_cast<__mmask16>((1u << nr) - 1u);
     const uint8_t* wt = w + rr * wrb;
     __m512 acc = _mm512_setzero_ps();
-    // The 16 rows are one contiguous region; the hardware prefetcher does not
-    // follow 16 short interleaved row streams well, so stream the tile
-    // kPrefetchTiles ahead ourselves, a slice per block pair.
-    const uint8_t* pf = wt + kPrefetchTiles * 16 * wrb;
-    const uint8_t* pf_end = std::min(w + r1 * wrb, pf + 16 * wrb);
-    const int64_t pf_step = (16 * static_cast<int64_t>(wrb) + (nb + 1) / 2 - 1) / ((nb + 1) / 2);
-    for (int64_t b = 0; b < nb; b += 2) {
-      const bool two = b + 1 < nb;
-      for (const uint8_t* p = pf; p < pf + pf_step && p < pf_end; p += 64) _mm_prefetch(p, _MM_HINT_T0);
-      pf += pf_step;
-      const __m512i xv = load_pair(xq[b].qs, two ? xq[b + 1].qs : nullptr, two);
-      __m512i p[16];
-      if constexpr (Q4) {
-        // sum (q - 8) x = vpdpbusd(-8 * sum x, q, x)
-        const __m512i neg_xsum8 =
-            _mm512_sub_epi32(zero, _mm512_slli_epi32(_mm512_dpbusd_epi32(zero, ones8, xv), 3));
-        for (int r = 0; r < 16; ++r) {
-          if (r < nr) {
-            const auto* blk = reinterpret_cast<const WBlock*>(wt + r * wrb) + b;
-            p[r] = _mm512_dpbusd_epi32(neg_xsum8, load_q4_pair(blk, two), xv);
-          } else {
-            p[r] = zero;
-          }
+    for (int64_t p0 = 0; p0 < n_pairs; p0 += pass_pairs) {
+      const int64_t np = std::min(pass_pairs, n_pairs - p0);
+      // Activation side of each pair, shared by the 16 rows: q8_0 needs
+      // x + 128 (u8 operand); q4_0 needs x and -8 * sum x.
+      for (int64_t j = 0; j < np; ++j) {
+        const int64_t b = 2 * (p0 + j);
+        const bool two = b + 1 < nb;
+        const __m512i xv = load_pair(xq[b].qs, two ? xq[b + 1].qs : nullptr, two);
+        if constexpr (Q4) {
+          xs[j] = xv;
+          xcorr[j] =
+              _mm512_sub_epi32(zero, _mm512_slli_epi32(_mm512_dpbusd_epi32(zero, ones8, xv), 3));
+        } else {
+          xs[j] = _mm512_xor_si512(xv, bias);
         }
-      } else {
-        // sum w x = vpdpbusd(-128 * sum w, x + 128, w)
-        const __m512i xu = _mm512_xor_si512(xv, bias);
-        for (int r = 0; r < 16; ++r) {
-          if (r < nr) {
-            const auto* blk = reinterpret_cast<const WBlock*>(wt + r * wrb) + b;
+      }
+      // 1. Row by row, in address order (a single linear stream when the pass
+      //    is the whole row): exact int32 partials P_r for each block pair.
+      for (int r = 0; r < 16; ++r) {
+        if (r >= nr) {
+          for (int64_t j = 0; j < np; ++j) partials[j][r] = zero;
+          continue;
+        }
+        const auto* row = reinterpret_cast<const WBlock*>(wt + r * wrb);
+        for (int64_t j = 0; j < np; ++j) {
+          const int64_t b = 2 * (p0 + j);
+          const bool two = b + 1 < nb;
+          const WBlock* blk = row + b;
+          if (dense) {
+            const auto* pf = reinterpret_cast<const uint8_t*>(blk) + kPrefetchBytes;
+            if (pf < w_end) _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T0);
+          }
+          if constexpr (Q4) {
+            // sum (q - 8) x = vpdpbusd(-8 * sum x, q, x)
+            partials[j][r] = _mm512_dpbusd_epi32(xcorr[j], load_q4_pair(blk, two), xs[j]);
+          } else {
+            // sum w x = vpdpbusd(-128 * sum w, x + 128, w)
             const __m512i wv = load_pair(blk[0].qs, two ? blk[1].qs : nullptr, two);
             const __m512i wcorr =
                 _mm512_sub_epi32(zero, _mm512_slli_epi32(_mm512_dpbusd_epi32(zero, ones8, wv), 7));
-            p[r] = _mm512_dpbusd_epi32(wcorr, xu, wv);
-          } else {
-            p[r] = zero;
+            partials[j][r] = _mm512_dpbusd_epi32(wcorr, xs[j], wv);
           }
         }
       }
-      __m512i s[2];
-      reduce16(p, s[0], s[1]);
-      for (int h = 0; h < (two ? 2 : 1); ++h) {
-        const uint8_t* dbase = wt + (b + h) * static_cast<int64_t>(sizeof(WBlock));
-        const __m512i dh = _mm512_mask_i32gather_epi32(zero, valid, row_off, dbase, 1);
-        const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dh));
-        const __m512 prod = _mm512_mul_ps(dw, _mm512_set1_ps(fp16_to_fp32(xq[b + h].d)));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[h]), prod, acc);
+      // 2. Per pair, in block order: block sums (lanes = rows), then the
+      //    per-block fma of ref::vec_dot_*_blockfma.
+      for (int64_t j = 0; j < np; ++j) {
+        const int64_t b = 2 * (p0 + j);
+        const bool two = b + 1 < nb;
+        __m512i s[2];
+        reduce16(partials[j], s[0], s[1]);
+        for (int h = 0; h < (two ? 2 : 1); ++h) {
+          const uint8_t* dbase = wt + (b + h) * static_cast<int64_t>(sizeof(WBlock));
+          const __m512i dh = _mm512_mask_i32gather_epi32(zero, valid, row_off, dbase, 1);
+          const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dh));
+          const __m512 prod = _mm512_mul_ps(dw, _mm512_set1_ps(fp16_to_fp32(xq[b + h].d)));
+          acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[h]), prod, acc);
+        }
       }
     }
     _mm512_mask_storeu_ps(y + rr, valid, acc);

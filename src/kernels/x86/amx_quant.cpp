@@ -124,40 +124,57 @@ inline void scale_block(const int32_t* c, const float* dw, const float* dx, int 
 }
 
 // mt tokens (rows of A at xt, stride xrb) x 16 packed weight rows, all blocks.
-// dx: nb x 16 activation scales. Two blocks per step on two accumulator
-// tiles, so the second block's tdpbssd runs while the first is scaled.
+// dx: nb x 16 activation scales. Software-pipelined: while the tiles compute
+// block b + 1, block b's sums are stored and block b - 1's (stored one step
+// earlier, in the other buffer) are scaled, so the tile latency, the store
+// and the reload overlap the float work. The scaling order per element is
+// unchanged (block 0, 1, 2, ...).
 template <bool FULL>
 void token_tile(int64_t nb, const uint8_t* xt, size_t xrb, const int8_t* bw, const float* dw,
                 const float* dx, int mt, __mmask16 valid, float* y, int64_t ldy) {
-  alignas(64) int32_t c0[16 * 16];
-  alignas(64) int32_t c1[16 * 16];
+  alignas(64) int32_t c[2][16 * 16];
   __m512 acc[16];
-  for (auto& a : acc) a = _mm512_setzero_ps();
+#pragma GCC unroll 16
+  for (int m = 0; m < 16; ++m) acc[m] = _mm512_setzero_ps();
   const auto stride = static_cast<long>(xrb);
+  // Even blocks on tiles 0-2, odd blocks on tiles 3-5.
+#define EF_AMX_SUMS(b, C, A, B)                                  \
+  do {                                                           \
+    _tile_zero(C);                                               \
+    _tile_loadd(A, xt + (b) * sizeof(BlockQ8_0), stride);        \
+    _tile_loadd(B, bw + (b) * 512, 64);                          \
+    _tile_dpbssd(C, A, B);                                       \
+  } while (0)
+  const auto scale = [&](int64_t b) {
+    scale_block<FULL>(c[b & 1], dw + b * 16, dx + b * 16, mt, acc);
+  };
+  EF_AMX_SUMS(0, 0, 1, 2);
   int64_t b = 0;
+  // Invariant at the top: block b is on its tiles (even: 0, odd: 3);
+  // block b - 1 is stored in c[(b - 1) & 1].
+  // (Tile instructions run in order: each store is issued before the next
+  // block's tdpbssd, a scaling step after its own tdpbssd was issued.)
   for (; b + 1 < nb; b += 2) {
-    _tile_zero(0);
-    _tile_zero(3);
-    _tile_loadd(1, xt + b * sizeof(BlockQ8_0), stride);
-    _tile_loadd(2, bw + b * 512, 64);
-    _tile_dpbssd(0, 1, 2);
-    _tile_loadd(4, xt + (b + 1) * sizeof(BlockQ8_0), stride);
-    _tile_loadd(5, bw + (b + 1) * 512, 64);
-    _tile_dpbssd(3, 4, 5);
-    _tile_stored(0, c0, 64);
-    scale_block<FULL>(c0, dw + b * 16, dx + b * 16, mt, acc);
-    _tile_stored(3, c1, 64);
-    scale_block<FULL>(c1, dw + (b + 1) * 16, dx + (b + 1) * 16, mt, acc);
+    _tile_stored(0, c[0], 64);
+    EF_AMX_SUMS(b + 1, 3, 4, 5);
+    if (b > 0) scale(b - 1);
+    _tile_stored(3, c[1], 64);
+    if (b + 2 < nb) EF_AMX_SUMS(b + 2, 0, 1, 2);
+    scale(b);
   }
-  if (b < nb) {
-    _tile_zero(0);
-    _tile_loadd(1, xt + b * sizeof(BlockQ8_0), stride);
-    _tile_loadd(2, bw + b * 512, 64);
-    _tile_dpbssd(0, 1, 2);
-    _tile_stored(0, c0, 64);
-    scale_block<FULL>(c0, dw + b * 16, dx + b * 16, mt, acc);
+  if (b < nb) {  // nb odd: the last (even) block is on tile 0
+    _tile_stored(0, c[0], 64);
+    if (b > 0) scale(b - 1);
+    scale(b);
+  } else {
+    scale(b - 1);
   }
-  for (int m = 0; m < mt; ++m) _mm512_mask_storeu_ps(y + m * ldy, valid, acc[m]);
+#undef EF_AMX_SUMS
+  // Constant bounds when FULL so acc[] stays in registers (a runtime index
+  // would keep it in memory, reloaded around every tile store).
+  const int rows = FULL ? 16 : mt;
+#pragma GCC unroll 16
+  for (int m = 0; m < rows; ++m) _mm512_mask_storeu_ps(y + m * ldy, valid, acc[m]);
 }
 
 template <bool Q4>

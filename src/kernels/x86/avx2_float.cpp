@@ -44,6 +44,8 @@ struct BF16Elem {
 template <class E>
 struct FloatTile {
   using T = typename E::T;
+  // Bytes of one dense row of k elements (gemv_streaming prefetches those).
+  static constexpr size_t row_bytes(int64_t k) { return static_cast<size_t>(k) * sizeof(T); }
   template <int R, int NT>
   static void tile(int64_t k, const uint8_t* w, size_t wrb, const uint8_t* x, size_t xrb,
                    float* y, int64_t ldy) {
@@ -101,15 +103,15 @@ float vec_dot_bf16(int64_t k, const void* w, const void* x) {
 
 void gemm_f32(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const void* x,
               size_t xrb, int64_t nt, float* y, int64_t ldy) {
-  gemm_auto<FloatTile<F32Elem>, 4, 3, 2>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
+  gemm_auto<FloatTile<F32Elem>, 4, 3, 2, false>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
 }
 void gemm_f16(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const void* x,
               size_t xrb, int64_t nt, float* y, int64_t ldy) {
-  gemm_auto<FloatTile<F16Elem>, 4, 3, 2>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
+  gemm_auto<FloatTile<F16Elem>, 2, 3, 2>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
 }
 void gemm_bf16(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const void* x,
                size_t xrb, int64_t nt, float* y, int64_t ldy) {
-  gemm_auto<FloatTile<BF16Elem>, 4, 3, 2>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
+  gemm_auto<FloatTile<BF16Elem>, 2, 3, 2>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
 }
 
 void f32_to_f16_row(const float* x, void* y, int64_t n) {

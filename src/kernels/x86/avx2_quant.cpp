@@ -43,6 +43,9 @@ inline __m256i unpack_nibbles(const uint8_t* qs) {
 // q8_0 weights: u = |w|, s = x with w's sign, so maddubs(u, s) = w * x
 // pairwise (|pair sum| <= 2 * 128 * 127 < 2^15: no saturation).
 struct Q8Tile {
+  static constexpr size_t row_bytes(int64_t k) {
+    return static_cast<size_t>(k / kQK8_0) * sizeof(BlockQ8_0);
+  }
   template <int R, int T>
   static void tile(int64_t k, const uint8_t* w, size_t wrb, const uint8_t* x, size_t xrb,
                    float* y, int64_t ldy) {
@@ -80,6 +83,9 @@ struct Q8Tile {
 // sum (q - 8) x = maddubs(q, x) - 8 * sum x, with sum x per token and block
 // computed once and shared by the R rows.
 struct Q4Tile {
+  static constexpr size_t row_bytes(int64_t k) {
+    return static_cast<size_t>(k / kQK4_0) * sizeof(BlockQ4_0);
+  }
   template <int R, int T>
   static void tile(int64_t k, const uint8_t* w, size_t wrb, const uint8_t* x, size_t xrb,
                    float* y, int64_t ldy) {
@@ -138,11 +144,11 @@ float vec_dot_q4_0(int64_t k, const void* w, const void* x) {
 
 void gemm_q8_0(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const void* x,
                size_t xrb, int64_t nt, float* y, int64_t ldy) {
-  gemm_auto<Q8Tile, 4, 2, 2>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
+  gemm_auto<Q8Tile, 2, 2, 2>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
 }
 void gemm_q4_0(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const void* x,
                size_t xrb, int64_t nt, float* y, int64_t ldy) {
-  gemm_auto<Q4Tile, 4, 2, 2>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
+  gemm_auto<Q4Tile, 2, 2, 2>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
 }
 
 // Same formula and rounding as ref::quantize_row_q8_0 (bit-identical):

@@ -45,6 +45,8 @@ struct F16Elem {
 template <class E>
 struct Float16Tile {
   using T = typename E::T;
+  // Bytes of one dense row of k elements (gemv_streaming prefetches those).
+  static constexpr size_t row_bytes(int64_t k) { return static_cast<size_t>(k) * sizeof(T); }
   template <int R, int NT>
   static void tile(int64_t k, const uint8_t* w, size_t wrb, const uint8_t* x, size_t xrb,
                    float* y, int64_t ldy) {
@@ -82,6 +84,7 @@ struct Float16Tile {
 // (The instruction flushes denormal inputs/outputs to zero; activations and
 // weights of real models are far from that range.)
 struct Bf16Tile {
+  static constexpr size_t row_bytes(int64_t k) { return static_cast<size_t>(k) * 2; }
   static __m512bh load(const uint16_t* p) {
     return reinterpret_cast<__m512bh>(_mm512_loadu_si512(p));
   }
@@ -135,15 +138,15 @@ float vec_dot_bf16(int64_t k, const void* w, const void* x) {
 
 void gemm_f32(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const void* x,
               size_t xrb, int64_t nt, float* y, int64_t ldy) {
-  gemm_auto<Float16Tile<F32Elem>, 8, 4, 4>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
+  gemm_auto<Float16Tile<F32Elem>, 8, 4, 4, false>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
 }
 void gemm_f16(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const void* x,
               size_t xrb, int64_t nt, float* y, int64_t ldy) {
-  gemm_auto<Float16Tile<F16Elem>, 8, 4, 4>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
+  gemm_auto<Float16Tile<F16Elem>, 2, 6, 4>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
 }
 void gemm_bf16(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const void* x,
                size_t xrb, int64_t nt, float* y, int64_t ldy) {
-  gemm_auto<Bf16Tile, 8, 4, 4>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
+  gemm_auto<Bf16Tile, 8, 4, 4, false>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
 }
 
 }  // namespace ef::kernels::x86::avx512

@@ -74,6 +74,9 @@ inline __m512 block_pair_scale(const Block* row, int64_t b, bool two) {
 // so sum w * x = vpdpbusd(-128 sum w, x + 128, w): one instruction per
 // (row, token), exact for all int8 values.
 struct Q8Tile {
+  static constexpr size_t row_bytes(int64_t k) {
+    return static_cast<size_t>(k / kQK8_0) * sizeof(BlockQ8_0);
+  }
   template <int R, int T>
   static void tile(int64_t k, const uint8_t* w, size_t wrb, const uint8_t* x, size_t xrb,
                    float* y, int64_t ldy) {
@@ -113,6 +116,9 @@ struct Q8Tile {
 // q4_0 nibbles are unsigned: sum (q - 8) x = vpdpbusd(-8 * sum x, q, x),
 // with sum x (vpdpbusd(1, x)) computed once per token and block pair.
 struct Q4Tile {
+  static constexpr size_t row_bytes(int64_t k) {
+    return static_cast<size_t>(k / kQK4_0) * sizeof(BlockQ4_0);
+  }
   template <int R, int T>
   static void tile(int64_t k, const uint8_t* w, size_t wrb, const uint8_t* x, size_t xrb,
                    float* y, int64_t ldy) {
@@ -170,11 +176,11 @@ float vec_dot_q4_0(int64_t k, const void* w, const void* x) {
 
 void gemm_q8_0(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const void* x,
                size_t xrb, int64_t nt, float* y, int64_t ldy) {
-  gemm_auto<Q8Tile, 8, 4, 4>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
+  gemm_auto<Q8Tile, 2, 4, 4>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
 }
 void gemm_q4_0(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const void* x,
                size_t xrb, int64_t nt, float* y, int64_t ldy) {
-  gemm_auto<Q4Tile, 8, 4, 4>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
+  gemm_auto<Q4Tile, 2, 4, 4>(k, w, wrb, r0, r1, x, xrb, nt, y, ldy);
 }
 
 // Bit-identical to ref::quantize_row_q8_0.

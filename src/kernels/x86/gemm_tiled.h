@@ -50,13 +50,58 @@ void gemm_tiled(int64_t k, const void* w, size_t w_row_bytes, int64_t row_begin,
   }
 }
 
-// gemm entry point: decode (one token) uses a tall tile for more independent
-// accumulators; prefill uses a squarer tile for reuse in both directions.
-template <class K, int RDecode, int RPrefill, int TPrefill>
+// How far ahead of the rows being read a decode matvec prefetches (bytes).
+// Decode reads every weight byte once per token from L3/DRAM; loads that
+// miss stall the (short) dependency chains of a row, so compute and memory
+// latency add up unless the lines are already on their way. Rows of a block
+// are contiguous, so this is one linear stream per thread (which the L2
+// streamer also follows).
+constexpr size_t kDecodePrefetchBytes = 1024;
+
+// One token: rows [row_begin, row_end) R at a time, in address order, each
+// group's lines prefetched kDecodePrefetchBytes ahead. Few rows per tile keep
+// the access pattern linear (a tall tile reads R short interleaved streams,
+// which the hardware prefetcher does not follow); the x vector stays in L1.
+template <class K, int R, bool Prefetch = true>
+void gemv_streaming(int64_t k, const void* w, size_t w_row_bytes, int64_t row_begin,
+                    int64_t row_end, const void* x, float* y) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* xb = static_cast<const uint8_t*>(x);
+  const uint8_t* end = wb + static_cast<size_t>(row_end) * w_row_bytes;
+  // Only a dense matrix is one stream; strided views (attention over a KV
+  // cache row) are left to the hardware.
+  bool dense = false;
+  if constexpr (Prefetch && requires { K::row_bytes(k); }) dense = K::row_bytes(k) == w_row_bytes;
+  for (int64_t r = row_begin; r < row_end; r += R) {
+    const int rr = static_cast<int>(std::min<int64_t>(R, row_end - r));
+    const uint8_t* wr = wb + static_cast<size_t>(r) * w_row_bytes;
+    if (dense) {
+      // The group after this one, kDecodePrefetchBytes further on: steady
+      // state keeps a window of that size in flight ahead of the reads.
+      const size_t group = static_cast<size_t>(rr) * w_row_bytes;
+      const uint8_t* pf = wr + group + kDecodePrefetchBytes;
+      const uint8_t* pf_end = std::min(end, pf + group);
+      for (; pf < pf_end; pf += 64) __builtin_prefetch(pf, 0, 3);
+    }
+    if (rr == R) {
+      K::template tile<R, 1>(k, wr, w_row_bytes, xb, 0, y + r, 1);
+    } else {
+      for (int i = 0; i < rr; ++i) {
+        K::template tile<1, 1>(k, wr + i * w_row_bytes, w_row_bytes, xb, 0, y + r + i, 1);
+      }
+    }
+  }
+}
+
+// gemm entry point: decode (one token) streams rows RDecode at a time (see
+// gemv_streaming); prefill uses a squarer tile for reuse in both directions.
+// Prefetch = false leaves decode to the hardware prefetcher (measured better
+// for f32, whose rows are long enough for it to lock on).
+template <class K, int RDecode, int RPrefill, int TPrefill, bool Prefetch = true>
 void gemm_auto(int64_t k, const void* w, size_t w_row_bytes, int64_t row_begin, int64_t row_end,
                const void* x, size_t x_row_bytes, int64_t n_tokens, float* y, int64_t ldy) {
   if (n_tokens == 1) {
-    gemm_tiled<K, RDecode, 1>(k, w, w_row_bytes, row_begin, row_end, x, x_row_bytes, 1, y, ldy);
+    gemv_streaming<K, RDecode, Prefetch>(k, w, w_row_bytes, row_begin, row_end, x, y);
   } else {
     gemm_tiled<K, RPrefill, TPrefill>(k, w, w_row_bytes, row_begin, row_end, x, x_row_bytes,
                                       n_tokens, y, ldy);
