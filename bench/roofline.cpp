@@ -16,7 +16,7 @@
 //
 // Usage: roofline [--types f32,f16,bf16,q8_0,q4_0] [--threads 1,2]
 //                 [--pp 512] [--tg 128] [--reps 1] [--no-limits]
-//                 [--flash-attn on|off]   (default off, as the CLI)
+//                 [--flash-attn on|off]   (default on, as the CLI and library)
 // The kernel ISA is the active one (EDGEFORMER_ISA=avx512 disables AMX).
 #include <time.h>
 #include <unistd.h>
@@ -131,9 +131,9 @@ double process_cpu_s() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-// Flash attention off by default, like the CLI and the llama-bench
-// figures (--flash-attn on measures the flash kernels instead).
-bool g_flash_attn = false;
+// Flash attention on by default, like the CLI and the library (llama-bench's
+// default is flash attention on where supported, as on its CPU backend).
+bool g_flash_attn = true;
 
 RunResult run_model(const std::string& path, int threads, int pp, int tg, int reps) {
   RunResult res;
