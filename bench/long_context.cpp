@@ -14,7 +14,9 @@
 // prompt's wall time), (2) then generates `tg` single tokens at depth L
 // (tg@L), and (3) reads the process's resident-set high-water mark (VmHWM,
 // reset before each run by writing 5 to /proc/self/clear_refs) and the KV
-// cache bytes the session allocated.
+// cache bytes the session allocated. Each point runs in a fresh process
+// (this binary re-executed with --point), so one point's freed memory never
+// shows up in the next one's peak.
 //
 // Usage: long_context [--lengths 128,512,...] [--tg 16] [--threads 2]
 //                     [--variants mha,gqa,mla,swa] [--svg out.svg]
@@ -220,7 +222,45 @@ bool write_svg(const std::string& path, const std::vector<Variant>& vs, int thre
 
 }  // namespace
 
+// Child mode: long_context --point MODEL L TG THREADS prints one line
+// "point pp tg kv_mib peak_mib" (or nothing on failure).
+int run_child(const std::string& path, int64_t length, int tg, int threads) {
+  auto model = ef::Model::load(path);
+  if (!model.ok()) {
+    std::fprintf(stderr, "error: %s\n", model.error().message().c_str());
+    return 1;
+  }
+  const Point p = run_point(**model, length, tg, threads);
+  if (!p.ok) return 1;
+  std::printf("point %.3f %.3f %.4f %.3f\n", p.pp_tps, p.tg_tps, p.kv_mib, p.peak_mib);
+  return 0;
+}
+
+Point run_in_child(const char* self, const std::string& path, int64_t length, int tg,
+                   int threads) {
+  Point p;
+  p.length = length;
+  const std::string cmd = std::string("'") + self + "' --point '" + path + "' " +
+                          std::to_string(length) + " " + std::to_string(tg) + " " +
+                          std::to_string(threads);
+  FILE* f = ::popen(cmd.c_str(), "r");
+  if (f == nullptr) return p;
+  char line[256] = {0};
+  const bool got = std::fgets(line, sizeof line, f) != nullptr;
+  const int rc = ::pclose(f);
+  if (got && rc == 0 &&
+      std::sscanf(line, "point %lf %lf %lf %lf", &p.pp_tps, &p.tg_tps, &p.kv_mib, &p.peak_mib) ==
+          4) {
+    p.ok = true;
+  }
+  return p;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 6 && std::string(argv[1]) == "--point") {
+    return run_child(argv[2], std::strtoll(argv[3], nullptr, 10), std::atoi(argv[4]),
+                     std::atoi(argv[5]));
+  }
   std::vector<int64_t> lengths = {128, 512, 1024, 2048, 4096, 8192, 16384};
   std::vector<std::string> names = {"mha", "gqa", "mla", "swa"};
   int tg = 16, threads = 2;
@@ -257,6 +297,12 @@ int main(int argc, char** argv) {
                                                               std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
 
+  std::error_code ec;
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  if (ec) {
+    std::fprintf(stderr, "error: cannot find this executable (/proc/self/exe)\n");
+    return 1;
+  }
   std::vector<Variant> variants;
   for (const std::string& name : names) {
     if (name != "mha" && name != "gqa" && name != "mla" && name != "swa") {
@@ -276,7 +322,7 @@ int main(int argc, char** argv) {
     v.n_params = (*model)->n_params();
     std::fprintf(stderr, "%s: %.2fM params\n", name.c_str(), static_cast<double>(v.n_params) / 1e6);
     for (int64_t length : lengths) {
-      const Point p = run_point(**model, length, tg, threads);
+      const Point p = run_in_child(self.c_str(), v.path, length, tg, threads);
       if (p.ok) {
         std::fprintf(stderr, "  L=%-6lld pp %8.1f t/s  tg %7.1f t/s  peak %7.1f MiB  kv %7.2f MiB\n",
                      static_cast<long long>(length), p.pp_tps, p.tg_tps, p.peak_mib, p.kv_mib);
