@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "core/checked.h"
 #include "core/thread_pool.h"
@@ -51,43 +52,85 @@ void for_rows(ThreadPool& pool, int64_t n, Fn&& fn) {
 
 }  // namespace
 
+namespace {
+
+// Every float buffer of ForwardScratch as [rows][cols]: the one place their
+// sizes are defined, used by create() and by planned_bytes() (the memory
+// planner), so the two cannot disagree.
+struct ScratchBuffer {
+  Buffer ForwardScratch::*member;
+  int64_t rows, cols;
+  const char* what;
+};
+
+// Per thread: one flash task's scratch (a KV tile plus the rows of one (KV
+// head, token block)), then its rows' pieces (out | lse) and merged lse.
+size_t flash_task_floats(const ModelConfig& c) {
+  const int64_t flash_rows = (c.n_head / c.n_head_kv) * kFlashQueryBlock;
+  return flash_scratch_floats(c.head_dim, c.head_dim, flash_rows) +
+         static_cast<size_t>(flash_rows * (c.head_dim + 2));
+}
+
+std::vector<ScratchBuffer> scratch_layout(const ModelConfig& c, int64_t ub, int64_t n_ctx,
+                                          int64_t threads) {
+  const int64_t q_dim = c.n_head * c.head_dim;
+  const int64_t kv_dim = c.n_head_kv * c.head_dim;
+  using S = ForwardScratch;
+  return {
+      {&S::x, ub, c.n_embd, "x"},
+      {&S::xb, ub, c.n_embd, "xb"},
+      {&S::q, ub, q_dim, "q"},
+      {&S::k, ub, kv_dim, "k"},
+      {&S::v, ub, kv_dim, "v"},
+      {&S::att, ub, q_dim, "att"},
+      {&S::proj, ub, c.n_embd, "proj"},
+      {&S::gate, ub, c.n_ff, "gate"},
+      {&S::up, ub, c.n_ff, "up"},
+      {&S::att_f32, threads, n_ctx, "attention scores"},
+      // F16 half of the attention scratch: [n_threads][n_ctx + head_dim] uint16.
+      {&S::att_f16, threads, (n_ctx + c.head_dim + 1) / 2, "attention f16"},
+      {&S::flash, threads, static_cast<int64_t>(flash_task_floats(c)), "flash"},
+      {&S::flash_parts, c.n_head * (n_ctx / kFlashKvChunk + 2), c.head_dim + 1, "flash pieces"},
+  };
+}
+
+// Activations converted to a weight's vec_dot type: the largest (inputs of
+// width n_embd, q_dim or n_ff, n_ubatch rows), reserved once.
+size_t matmul_scratch_reserve(const ModelConfig& c, int64_t ub) {
+  size_t mm = 0;
+  for (int64_t k : {c.n_embd, c.n_head * c.head_dim, c.n_ff}) {
+    for (DType t : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+      mm = std::max(mm, kernels::matmul_scratch_bytes(t, k, ub));
+    }
+  }
+  return mm;
+}
+
+}  // namespace
+
 Result<ForwardScratch> ForwardScratch::create(const ModelConfig& c, int64_t n_ubatch,
                                               int64_t n_ctx, int n_threads) {
   ForwardScratch s;
   s.n_ubatch = n_ubatch;
   s.n_ctx = n_ctx;
   s.n_threads = std::max(1, n_threads);
-  const int64_t q_dim = c.n_head * c.head_dim;
-  const int64_t kv_dim = c.n_head_kv * c.head_dim;
-  EF_TRY(alloc_floats(s.x, n_ubatch, c.n_embd, "x"));
-  EF_TRY(alloc_floats(s.xb, n_ubatch, c.n_embd, "xb"));
-  EF_TRY(alloc_floats(s.q, n_ubatch, q_dim, "q"));
-  EF_TRY(alloc_floats(s.k, n_ubatch, kv_dim, "k"));
-  EF_TRY(alloc_floats(s.v, n_ubatch, kv_dim, "v"));
-  EF_TRY(alloc_floats(s.att, n_ubatch, q_dim, "att"));
-  EF_TRY(alloc_floats(s.proj, n_ubatch, c.n_embd, "proj"));
-  EF_TRY(alloc_floats(s.gate, n_ubatch, c.n_ff, "gate"));
-  EF_TRY(alloc_floats(s.up, n_ubatch, c.n_ff, "up"));
-  EF_TRY(alloc_floats(s.att_f32, s.n_threads, n_ctx, "attention scores"));
-  // F16 half of the attention scratch: [n_threads][n_ctx + head_dim] uint16.
-  EF_TRY(alloc_floats(s.att_f16, s.n_threads, (n_ctx + c.head_dim + 1) / 2, "attention f16"));
-  // Flash attention: one KV tile plus the rows of one (KV head, token block).
-  const int64_t flash_rows = (c.n_head / c.n_head_kv) * kFlashQueryBlock;
-  s.flash_floats = flash_scratch_floats(c.head_dim, c.head_dim, flash_rows) +
-                   static_cast<size_t>(flash_rows * (c.head_dim + 2));
-  EF_TRY(alloc_floats(s.flash, s.n_threads, static_cast<int64_t>(s.flash_floats), "flash"));
-  EF_TRY(alloc_floats(s.flash_parts, c.n_head * (n_ctx / kFlashKvChunk + 2), c.head_dim + 1,
-                      "flash pieces"));
-  // Activations converted to a weight's vec_dot type: reserve the largest
-  // (inputs of width n_embd, q_dim or n_ff, n_ubatch rows) once.
-  size_t mm = 0;
-  for (int64_t k : {c.n_embd, q_dim, c.n_ff}) {
-    for (DType t : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
-      mm = std::max(mm, kernels::matmul_scratch_bytes(t, k, n_ubatch));
-    }
+  s.flash_floats = flash_task_floats(c);
+  for (const ScratchBuffer& b : scratch_layout(c, n_ubatch, n_ctx, s.n_threads)) {
+    EF_TRY(alloc_floats(s.*b.member, b.rows, b.cols, b.what));
   }
-  s.matmul_scratch.reserve(mm);
+  s.matmul_scratch.reserve(matmul_scratch_reserve(c, n_ubatch));
   return s;
+}
+
+uint64_t ForwardScratch::planned_bytes(const ModelConfig& c, int64_t n_ubatch, int64_t n_ctx,
+                                       int n_threads, uint64_t* matmul_part) {
+  uint64_t total = 0;
+  for (const ScratchBuffer& b : scratch_layout(c, n_ubatch, n_ctx, std::max(1, n_threads))) {
+    total += static_cast<uint64_t>(b.rows) * static_cast<uint64_t>(b.cols) * sizeof(float);
+  }
+  const size_t mm = matmul_scratch_reserve(c, n_ubatch);
+  if (matmul_part != nullptr) *matmul_part = mm;
+  return total + mm;
 }
 
 uint64_t ForwardScratch::bytes() const {

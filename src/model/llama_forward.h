@@ -42,6 +42,10 @@ struct ForwardScratch {
   static Result<ForwardScratch> create(const ModelConfig& config, int64_t n_ubatch,
                                        int64_t n_ctx, int n_threads);
   uint64_t bytes() const;
+  // What create() with these arguments allocates, without allocating;
+  // matmul_part (optional) receives the matmul conversion scratch alone.
+  static uint64_t planned_bytes(const ModelConfig& config, int64_t n_ubatch, int64_t n_ctx,
+                                int n_threads, uint64_t* matmul_part = nullptr);
 };
 
 // Runs tokens[0, n) at positions n_past .. n_past + n - 1 (n <= n_ubatch,

@@ -13,8 +13,7 @@
 
 #include "core/checked.h"
 #include "io/gguf.h"
-#include "kernels/kernels.h"
-#include "model/flash_attention.h"
+#include "model/llama_forward.h"
 
 namespace ef {
 namespace {
@@ -97,31 +96,8 @@ uint64_t kv_cache_plan_bytes(const ModelConfig& c, int64_t n_ctx, const SessionO
 
 uint64_t forward_scratch_plan_bytes(const ModelConfig& c, int64_t ub, int64_t n_ctx, int n_threads,
                                     uint64_t* matmul_part) {
-  const int64_t q_dim = c.n_head * c.head_dim;
-  const int64_t kv_dim = c.n_head_kv * c.head_dim;
-  const int64_t t = std::max(1, n_threads);
-  uint64_t b = 3 * fbytes(ub, c.n_embd)                    // x, xb, proj
-               + 2 * fbytes(ub, q_dim)                     // q, att
-               + 2 * fbytes(ub, kv_dim)                    // k, v
-               + 2 * fbytes(ub, c.n_ff)                    // gate, up
-               + fbytes(t, n_ctx)                          // attention scores
-               + fbytes(t, (n_ctx + c.head_dim + 1) / 2);  // F16 probabilities + query
-  // Mirrors ForwardScratch::create (src/model/llama_forward.cpp): per thread
-  // one flash task's scratch plus its rows' pieces (out | lse) and merged
-  // lse; the decode pieces [n_head][n_ctx / kFlashKvChunk + 2][head_dim + 1].
-  const int64_t flash_rows = (c.n_head / c.n_head_kv) * kFlashQueryBlock;
-  const size_t flash = flash_scratch_floats(c.head_dim, c.head_dim, flash_rows) +
-                       static_cast<size_t>(flash_rows * (c.head_dim + 2));
-  b += fbytes(t, static_cast<int64_t>(flash));
-  b += fbytes(c.n_head * (n_ctx / kFlashKvChunk + 2), c.head_dim + 1);
-  size_t mm = 0;
-  for (int64_t k : {c.n_embd, q_dim, c.n_ff}) {
-    for (DType ty : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
-      mm = std::max(mm, kernels::matmul_scratch_bytes(ty, k, ub));
-    }
-  }
-  if (matmul_part != nullptr) *matmul_part = mm;
-  return b + mm + fbytes(1, c.n_vocab);  // + logits of one row
+  return ForwardScratch::planned_bytes(c, ub, n_ctx, n_threads, matmul_part) +
+         fbytes(1, c.n_vocab);  // + logits of one row
 }
 
 namespace {

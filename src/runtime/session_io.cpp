@@ -34,6 +34,12 @@ constexpr size_t kIoChunk = size_t{1} << 20;
 // (KvCache::row_bytes()), so nothing else depends on the element type.
 constexpr uint32_t kKvTypeCodes = 2;
 uint32_t kv_type_code(KvType t) { return static_cast<uint32_t>(t); }
+// Whether this format can hold the cache's rows: one f16/f32 type for K and
+// V, unrotated (quantized, mixed or Hadamard caches are not supported yet).
+bool format_holds(const KvCache& cache) {
+  return cache.type_k() == cache.type_v() && kv_type_code(cache.type()) < kKvTypeCodes &&
+         !cache.hadamard();
+}
 
 std::string parent_dir(const std::string& path) {
   const size_t slash = path.find_last_of('/');
@@ -191,8 +197,7 @@ Result<Header> read_header(Cursor& c) {
 // Checks the header against the model and the session, then the exact size.
 Status check_against(Cursor& c, const Header& h, const SessionState& s) {
   const ModelConfig& m = s.model->config();
-  if (s.cache.type_k() != s.cache.type_v() || kv_type_code(s.cache.type()) >= kKvTypeCodes ||
-      s.cache.hadamard()) {
+  if (!format_holds(s.cache)) {
     return make_error(Errc::unsupported,
                       "session files restore into f16 or f32 KV caches (same type for K and V, "
                       "no Hadamard rotation) so far",
@@ -379,8 +384,7 @@ Status Session::save(const std::string& path) const {
     return make_error(Errc::unsupported, "session files are not implemented for deepseek2 (MLA)",
                       path);
   }
-  if (s.cache.type_k() != s.cache.type_v() || kv_type_code(s.cache.type()) >= kKvTypeCodes ||
-      s.cache.hadamard()) {
+  if (!format_holds(s.cache)) {
     return make_error(Errc::unsupported,
                       "session files hold f16 or f32 KV caches (same type for K and V, no "
                       "Hadamard rotation) so far",
