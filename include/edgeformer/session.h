@@ -48,7 +48,10 @@ uint64_t kv_row_bytes(KvType type, int64_t n);
 
 // What a session file holds, read from its header only (Session::peek).
 struct SessionFileInfo {
-  KvType kv_type = KvType::f16;
+  KvType kv_type = KvType::f16;  // K rows (MLA: latent rows)
+  KvType type_v = KvType::f16;   // V rows (== kv_type for MLA and version 1 files)
+  bool hadamard = false;         // rows are Hadamard-rotated (--kv-hadamard)
+  bool mla = false;              // deepseek2 latent cache (keys only)
   int64_t n_ctx = 0;   // context of the session that saved it
   int64_t n_past = 0;  // tokens stored
   bool has_logits = false;
@@ -78,6 +81,11 @@ struct SessionOptions {
   // fails with out_of_memory saying what would fit.
   uint64_t mem_budget = 0;
   std::string offload_dir;  // directory of the KV offload file ("" = $TMPDIR or /tmp)
+  // Most logits rows one eval() call will return (all_logits requests of
+  // that many tokens): the logits buffer is allocated and planned for them
+  // up front (>= 1). Larger requests still work, growing the buffer
+  // outside the plan.
+  int64_t logits_rows = 1;
 };
 
 // Where a session's memory goes (bytes). weights + kv_resident + kv_staging

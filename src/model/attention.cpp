@@ -45,8 +45,7 @@ FlashRow* row_storage(FlashRow* stack, std::vector<FlashRow>& big, int64_t need)
 // micro-batch split or the thread count.
 void flash_layer_attention(const ModelConfig& c, const KvCache& cache, int64_t il, const float* q,
                            float* out, int64_t n, int64_t n_past, ForwardScratch& scratch,
-                           ThreadPool& pool, const kernels::KernelTable& table,
-                           const StagedKv* staged) {
+                           ThreadPool& pool, const kernels::KernelTable& table) {
   const int64_t hd = c.head_dim;
   const int64_t q_dim = c.n_head * hd;
   const int64_t group = c.n_head / c.n_head_kv;
@@ -69,11 +68,6 @@ void flash_layer_attention(const ModelConfig& c, const KvCache& cache, int64_t i
     kv.v_type = kv_dtype(cache.type_v());
     kv.dk = kv.dv = hd;
     kv.ring = cache.ring(il);
-    if (staged != nullptr) {  // KV offload: the same rows, gathered linearly
-      kv.k = staged->k + kvh * kh_bytes;
-      kv.v = staged->v + kvh * vh_bytes;
-      kv.ring = 0;
-    }
     return kv;
   };
   constexpr int64_t CH = kFlashKvChunk;
@@ -158,13 +152,13 @@ void flash_layer_attention(const ModelConfig& c, const KvCache& cache, int64_t i
 
 void attention(const ModelConfig& c, const KvCache& cache, int64_t il, const float* q, float* out,
                int64_t n, int64_t n_past, ForwardScratch& scratch, ThreadPool& pool,
-               const kernels::KernelTable& table, const StagedKv* staged) {
+               const kernels::KernelTable& table) {
   // Sliding-window layers (position i sees [i + 1 - n_swa, i]) keep the
   // per-row path.
   const int64_t window = c.is_swa(il) ? c.n_swa : 0;
 
   if (!cache.v_transposed()) {
-    flash_layer_attention(c, cache, il, q, out, n, n_past, scratch, pool, table, staged);
+    flash_layer_attention(c, cache, il, q, out, n, n_past, scratch, pool, table);
     return;
   }
 

@@ -5,19 +5,13 @@
 
 namespace ef {
 class KvCache;
+class KvOffload;
 class ThreadPool;
 struct ForwardScratch;
 struct ModelConfig;
 namespace kernels {
 struct KernelTable;
 }
-
-// Layer il's K and V rows of positions [0, n_past + n), copied into linear
-// [position][kv_dim] buffers (KV offload: runtime/kv_offload.h). Flash only.
-struct StagedKv {
-  const char* k = nullptr;
-  const char* v = nullptr;
-};
 
 // q:   [n][n_head * head_dim] rotated queries of tokens at positions n_past + t
 // out: [n][n_head * head_dim] softmax(q k^T / sqrt(head_dim)) v per head
@@ -27,7 +21,20 @@ struct StagedKv {
 // depends only on its own query and the cache, never on the batch.
 void attention(const ModelConfig& config, const KvCache& cache, int64_t il, const float* q,
                float* out, int64_t n, int64_t n_past, ForwardScratch& scratch, ThreadPool& pool,
-               const kernels::KernelTable& table, const StagedKv* staged = nullptr);
+               const kernels::KernelTable& table);
+
+// Flash attention of a global layer whose older rows `offload` keeps on disk
+// (attention_offload.cpp): the pieces of kFlashKvChunk positions the
+// resident flash path cuts every row's range into are fetched one at a time
+// (offload.chunk: from the ring, or staged from disk), each attended by all
+// (KV head, token block) tasks, and merged into `out` by log-sum-exp in
+// position order. Same pieces, same rows per flash_attend call, same merge
+// order as the resident path: bit-identical results, with staging memory of
+// one piece whatever the context.
+void attention_offloaded(const ModelConfig& config, const KvCache& cache, KvOffload& offload,
+                         int64_t il, const float* q, float* out, int64_t n, int64_t n_past,
+                         ForwardScratch& scratch, ThreadPool& pool,
+                         const kernels::KernelTable& table);
 
 // The non-flash path of attention() one (token, head) per task: used for
 // sliding-window layers; the reference attention_batched is tested against.

@@ -29,51 +29,79 @@
 #include "model/deepseek2_forward.h"
 #include "model/deepseek2_weights.h"
 #include "model/flash_attention.h"
+#include "runtime/kv_offload.h"
 
 namespace ef {
 namespace {
 
 // lat[h][t] = softmax(scale q_abs[t][h] . [c_p | k_pe_p]) c_p over p <= pos,
 // by flash attention. q_abs: [n][n_head][r + rope]; lat: [n_head][n][r].
+// Like the llama flash path, every row's range is cut into pieces of
+// kFlashKvChunk positions (pieces outermost: one piece of an offloaded
+// layer is staged at a time), attended by one task per block of
+// kMlaFlashTokens tokens x all heads, and merged into lat by log-sum-exp in
+// position order (lse per row in s.lat_lse). A context of at most one piece
+// gives exactly the unpieced result; an offloaded layer gives exactly the
+// resident result (same pieces, same rows per call, same merge order).
 void flash_latent(const ModelConfig& c, const MlaCache& cache, int64_t il, const float* q_abs,
                   float* lat, int64_t n, int64_t n_past, float scale, Deepseek2Scratch& s,
-                  ThreadPool& pool, const kernels::KernelTable& kt) {
+                  ThreadPool& pool, const kernels::KernelTable& kt, KvOffload* offload) {
+  constexpr int64_t CH = kFlashKvChunk;
   const int64_t r = c.kv_lora_rank, qa_dim = r + c.n_rot;
   const int64_t n_blocks = (n + kMlaFlashTokens - 1) / kMlaFlashTokens;
-  pool.run(n_blocks, [&](int64_t block, int thread) {
-    const int64_t t0 = block * kMlaFlashTokens;
-    const int64_t t1 = std::min(n, t0 + kMlaFlashTokens);
-    FlashRow stack_rows[kMlaFlashTokens * 128];  // (t1 - t0) * n_head rows
-    std::vector<FlashRow> big;                   // only for more than 128 heads
-    FlashRow* rows = stack_rows;
-    if (c.n_head > 128) {
-      big.resize(static_cast<size_t>((t1 - t0) * c.n_head));
-      rows = big.data();
-    }
-    int64_t nr = 0;
-    for (int64_t t = t0; t < t1; ++t) {
-      for (int64_t h = 0; h < c.n_head; ++h) {
-        FlashRow& row = rows[nr++];
-        row.q = q_abs + (t * c.n_head + h) * qa_dim;
-        row.out = lat + (h * n + t) * r;
-        row.lo = 0;
-        row.hi = n_past + t + 1;
+  float* lse = s.lat_lse.as<float>();  // [n][n_head]
+  std::fill(lat, lat + c.n_head * n * r, 0.0f);
+  std::fill(lse, lse + n * c.n_head, -INFINITY);
+  const bool offloaded = offload != nullptr && offload->offloaded(il);
+  const int64_t hi_all = n_past + n;
+  for (int64_t c0 = 0; c0 < hi_all; c0 += CH) {
+    const int64_t c1 = std::min(hi_all, c0 + CH);
+    const KvRows src = offloaded ? offload->chunk(cache.kv(), il, c0, c1)
+                                 : KvRows{static_cast<const char*>(cache.row(il, 0)), nullptr,
+                                          cache.ring(il)};
+    pool.run(n_blocks, [&](int64_t block, int thread) {
+      const int64_t t0 = block * kMlaFlashTokens;
+      const int64_t t1 = std::min(n, t0 + kMlaFlashTokens);
+      if (n_past + t1 <= c0) return;  // no row of the block sees this piece
+      FlashRow stack_rows[kMlaFlashTokens * 128];  // (t1 - t0) * n_head rows
+      std::vector<FlashRow> big;                   // only for more than 128 heads
+      FlashRow* rows = stack_rows;
+      if (c.n_head > 128) {
+        big.resize(static_cast<size_t>((t1 - t0) * c.n_head));
+        rows = big.data();
       }
-    }
-    FlashKv kv;
-    kv.k = kv.v = static_cast<const char*>(cache.row(il, 0));
-    kv.k_stride = kv.v_stride = static_cast<size_t>(cache.row_elems()) * cache.elem_bytes();
-    kv.type = cache.type() == KvType::f16 ? DType::F16 : DType::F32;
-    kv.dk = qa_dim;
-    kv.dv = r;
-    float* fs = s.flash.as<float>() + static_cast<size_t>(thread) * s.flash_floats;
-    flash_attend(kv, rows, nr, scale, fs, kt);
-  });
+      float* fs = s.flash.as<float>() + static_cast<size_t>(thread) * s.flash_floats;
+      float* parts = fs + flash_scratch_floats(qa_dim, r, c.n_head * kMlaFlashTokens);
+      int64_t nr = 0;
+      for (int64_t t = t0; t < t1; ++t) {
+        for (int64_t h = 0; h < c.n_head; ++h, ++nr) {
+          float* part = parts + nr * (r + 1);  // [r] output | lse
+          rows[nr] = FlashRow{q_abs + (t * c.n_head + h) * qa_dim, part, c0,
+                              std::min(n_past + t + 1, c1), part + r};
+        }
+      }
+      FlashKv kv;
+      kv.k = kv.v = src.k;
+      kv.k_stride = kv.v_stride = cache.row_bytes();
+      kv.type = kv_dtype(cache.type());
+      kv.dk = qa_dim;
+      kv.dv = r;
+      kv.ring = src.ring;
+      flash_attend(kv, rows, nr, scale, fs, kt);
+      nr = 0;
+      for (int64_t t = t0; t < t1; ++t) {
+        for (int64_t h = 0; h < c.n_head; ++h, ++nr) {
+          flash_merge(lat + (h * n + t) * r, &lse[t * c.n_head + h], rows[nr].out, *rows[nr].lse,
+                      r);
+        }
+      }
+    });
+  }
 }
 
 void absorbed(const ModelConfig& c, const Deepseek2Weights& w, const MlaCache& cache, int64_t il,
               const float* q, float* out, int64_t n, int64_t n_past, Deepseek2Scratch& s,
-              ThreadPool& pool, const kernels::KernelTable& kt, bool flash) {
+              ThreadPool& pool, const kernels::KernelTable& kt, bool flash, KvOffload* offload) {
   const Deepseek2Layer& L = w.layers[static_cast<size_t>(il)];
   const int64_t r = c.kv_lora_rank, rope = c.n_rot, hk = c.head_dim, hv = c.head_dim_v;
   const int64_t nope = hk - rope, qa_dim = r + rope;
@@ -97,7 +125,7 @@ void absorbed(const ModelConfig& c, const Deepseek2Weights& w, const MlaCache& c
   const bool f16 = cache.type() == KvType::f16;
   const kernels::VecDotFn dot = f16 ? kt.f16.vec_dot : kt.f32.vec_dot;
   if (flash) {
-    flash_latent(c, cache, il, q_abs, lat, n, n_past, scale, s, pool, kt);
+    flash_latent(c, cache, il, q_abs, lat, n, n_past, scale, s, pool, kt, offload);
   } else {
     pool.run(n * c.n_head, [&](int64_t task, int thread) {
       const int64_t t = task / c.n_head, h = task % c.n_head;
@@ -208,12 +236,12 @@ void decompressed(const ModelConfig& c, const Deepseek2Weights& w, const MlaCach
 
 void mla_attention(const ModelConfig& c, const Deepseek2Weights& w, const MlaCache& cache,
                    int64_t il, const float* q, float* out, int64_t n, int64_t n_past,
-                   Deepseek2Scratch& s, ThreadPool& pool, MlaMode mode) {
+                   Deepseek2Scratch& s, ThreadPool& pool, MlaMode mode, KvOffload* offload) {
   const kernels::KernelTable& kt = kernels::active();
   if (mode == MlaMode::decompressed && s.dec_c.size_bytes() > 0) {
     decompressed(c, w, cache, il, q, out, n, n_past, s, pool, kt);
   } else {
-    absorbed(c, w, cache, il, q, out, n, n_past, s, pool, kt, mode == MlaMode::flash);
+    absorbed(c, w, cache, il, q, out, n, n_past, s, pool, kt, mode == MlaMode::flash, offload);
   }
 }
 

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "core/checked.h"
 #include "core/thread_pool.h"
@@ -47,6 +48,67 @@ void for_rows(ThreadPool& pool, int64_t n, Fn&& fn) {
 
 }  // namespace
 
+namespace {
+
+// Every float buffer of Deepseek2Scratch as [rows][cols]: the one place
+// their sizes are defined, read by create() and by planned_bytes() (the
+// memory planner), so the two cannot disagree.
+struct ScratchBuffer {
+  Buffer Deepseek2Scratch::*member;
+  int64_t rows, cols;
+  const char* what;
+};
+
+// Per thread: flash_attend's scratch for one task (kMlaFlashTokens tokens x
+// all heads), then those rows' pieces (latent output | lse).
+size_t mla_flash_floats(const ModelConfig& c) {
+  const int64_t r = c.kv_lora_rank, rows = c.n_head * kMlaFlashTokens;
+  return flash_scratch_floats(r + c.n_rot, r, rows) + static_cast<size_t>(rows * (r + 1));
+}
+
+std::vector<ScratchBuffer> scratch_layout(const ModelConfig& c, int64_t ub, int64_t n_ctx,
+                                          int64_t threads, bool decompressed) {
+  const int64_t r = c.kv_lora_rank, rope = c.n_rot, hk = c.head_dim, hv = c.head_dim_v;
+  using S = Deepseek2Scratch;
+  std::vector<ScratchBuffer> l = {
+      {&S::x, ub, c.n_embd, "x"},
+      {&S::xb, ub, c.n_embd, "xb"},
+      {&S::qa, ub, std::max<int64_t>(c.q_lora_rank, 1), "qa"},
+      {&S::q, ub, c.n_head * hk, "q"},
+      {&S::kva, ub, r + rope, "kva"},
+      {&S::qn, ub, hk - rope, "qn"},
+      {&S::q_abs, ub, c.n_head * (r + rope), "q_abs"},
+      {&S::lat, ub, c.n_head * r, "lat"},
+      {&S::lat_lse, ub, c.n_head, "lat lse"},
+      {&S::att, ub, c.n_head * hv, "att"},
+      {&S::proj, ub, c.n_embd, "proj"},
+      {&S::gate, ub, c.n_ff, "gate"},
+      {&S::up, ub, c.n_ff, "up"},
+      {&S::att_f32, threads, n_ctx + r, "attention scores"},
+      {&S::att_f16, threads, (n_ctx + r + rope + 1) / 2, "attention f16"},
+      {&S::flash, threads, static_cast<int64_t>(mla_flash_floats(c)), "flash"},
+  };
+  if (decompressed) {
+    l.push_back({&S::dec_c, n_ctx, r, "decompressed latents"});
+    l.push_back({&S::dec_k, n_ctx, c.n_head * hk, "decompressed keys"});
+    l.push_back({&S::dec_v, n_ctx, c.n_head * hv, "decompressed values"});
+  }
+  return l;
+}
+
+size_t matmul_scratch_reserve(const ModelConfig& c, int64_t mm_rows) {
+  const int64_t r = c.kv_lora_rank, rope = c.n_rot, hk = c.head_dim, hv = c.head_dim_v;
+  size_t mm = 0;
+  for (int64_t k : {c.n_embd, c.q_lora_rank, hk - rope, r, c.n_head * hv, c.n_ff}) {
+    for (DType t : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+      mm = std::max(mm, kernels::matmul_scratch_bytes(t, k, mm_rows));
+    }
+  }
+  return mm;
+}
+
+}  // namespace
+
 Result<Deepseek2Scratch> Deepseek2Scratch::create(const ModelConfig& c, int64_t n_ubatch,
                                                   int64_t n_ctx, int n_threads,
                                                   bool decompressed) {
@@ -54,44 +116,31 @@ Result<Deepseek2Scratch> Deepseek2Scratch::create(const ModelConfig& c, int64_t 
   s.n_ubatch = n_ubatch;
   s.n_ctx = n_ctx;
   s.n_threads = std::max(1, n_threads);
-  const int64_t r = c.kv_lora_rank, rope = c.n_rot, hk = c.head_dim, hv = c.head_dim_v;
-  EF_TRY(alloc_floats(s.x, n_ubatch, c.n_embd, "x"));
-  EF_TRY(alloc_floats(s.xb, n_ubatch, c.n_embd, "xb"));
-  EF_TRY(alloc_floats(s.qa, n_ubatch, std::max<int64_t>(c.q_lora_rank, 1), "qa"));
-  EF_TRY(alloc_floats(s.q, n_ubatch, c.n_head * hk, "q"));
-  EF_TRY(alloc_floats(s.kva, n_ubatch, r + rope, "kva"));
-  EF_TRY(alloc_floats(s.qn, n_ubatch, hk - rope, "qn"));
-  EF_TRY(alloc_floats(s.q_abs, n_ubatch, c.n_head * (r + rope), "q_abs"));
-  EF_TRY(alloc_floats(s.lat, n_ubatch, c.n_head * r, "lat"));
-  EF_TRY(alloc_floats(s.att, n_ubatch, c.n_head * hv, "att"));
-  EF_TRY(alloc_floats(s.proj, n_ubatch, c.n_embd, "proj"));
-  EF_TRY(alloc_floats(s.gate, n_ubatch, c.n_ff, "gate"));
-  EF_TRY(alloc_floats(s.up, n_ubatch, c.n_ff, "up"));
-  EF_TRY(alloc_floats(s.att_f32, s.n_threads, n_ctx + r, "attention scores"));
-  EF_TRY(alloc_floats(s.att_f16, s.n_threads, (n_ctx + r + rope + 1) / 2, "attention f16"));
-  s.flash_floats = flash_scratch_floats(r + rope, r, c.n_head * kMlaFlashTokens);
-  EF_TRY(alloc_floats(s.flash, s.n_threads, static_cast<int64_t>(s.flash_floats), "flash"));
-  int64_t mm_rows = n_ubatch;
-  if (decompressed) {
-    EF_TRY(alloc_floats(s.dec_c, n_ctx, r, "decompressed latents"));
-    EF_TRY(alloc_floats(s.dec_k, n_ctx, c.n_head * hk, "decompressed keys"));
-    EF_TRY(alloc_floats(s.dec_v, n_ctx, c.n_head * hv, "decompressed values"));
-    mm_rows = std::max(n_ubatch, n_ctx);
+  s.flash_floats = mla_flash_floats(c);
+  for (const ScratchBuffer& b : scratch_layout(c, n_ubatch, n_ctx, s.n_threads, decompressed)) {
+    EF_TRY(alloc_floats(s.*b.member, b.rows, b.cols, b.what));
   }
-  size_t mm = 0;
-  for (int64_t k : {c.n_embd, c.q_lora_rank, hk - rope, r, c.n_head * hv, c.n_ff}) {
-    for (DType t : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
-      mm = std::max(mm, kernels::matmul_scratch_bytes(t, k, mm_rows));
-    }
-  }
-  s.matmul_scratch.reserve(mm);
+  s.matmul_scratch.reserve(
+      matmul_scratch_reserve(c, decompressed ? std::max(n_ubatch, n_ctx) : n_ubatch));
   return s;
+}
+
+uint64_t Deepseek2Scratch::planned_bytes(const ModelConfig& c, int64_t n_ubatch, int64_t n_ctx,
+                                         int n_threads, uint64_t* matmul_part) {
+  uint64_t total = 0;
+  for (const ScratchBuffer& b :
+       scratch_layout(c, n_ubatch, n_ctx, std::max(1, n_threads), false)) {
+    total += static_cast<uint64_t>(b.rows) * static_cast<uint64_t>(b.cols) * sizeof(float);
+  }
+  const size_t mm = matmul_scratch_reserve(c, n_ubatch);
+  if (matmul_part != nullptr) *matmul_part = mm;
+  return total + mm;
 }
 
 uint64_t Deepseek2Scratch::bytes() const {
   uint64_t total = matmul_scratch.capacity();
-  for (const Buffer* b : {&x, &xb, &qa, &q, &kva, &qn, &q_abs, &lat, &att, &proj, &gate, &up,
-                          &att_f32, &att_f16, &flash, &dec_c, &dec_k, &dec_v}) {
+  for (const Buffer* b : {&x, &xb, &qa, &q, &kva, &qn, &q_abs, &lat, &lat_lse, &att, &proj, &gate,
+                          &up, &att_f32, &att_f16, &flash, &dec_c, &dec_k, &dec_v}) {
     total += b->size_bytes();
   }
   return total;
@@ -99,7 +148,8 @@ uint64_t Deepseek2Scratch::bytes() const {
 
 void deepseek2_forward(const ModelConfig& c, const Deepseek2Weights& w, MlaCache& cache,
                        Deepseek2Scratch& s, ThreadPool& pool, const int32_t* tokens, int64_t n,
-                       int64_t n_past, int64_t out_begin, float* logits, MlaMode mode) {
+                       int64_t n_past, int64_t out_begin, float* logits, MlaMode mode,
+                       KvOffload* offload) {
   const kernels::KernelTable& kt = kernels::active();
   const int64_t n_embd = c.n_embd, n_ff = c.n_ff;
   const int64_t r = c.kv_lora_rank, rope = c.n_rot, hk = c.head_dim;
@@ -158,7 +208,7 @@ void deepseek2_forward(const ModelConfig& c, const Deepseek2Weights& w, MlaCache
       cache.store(il, n_past + t, kva + t * kv_a_dim, kva + t * kv_a_dim + r);
     }
     // att = MLA(q, cache)   [n][n_head * hv]
-    mla_attention(c, w, cache, il, q, att, n, n_past, s, pool, mode);
+    mla_attention(c, w, cache, il, q, att, n, n_past, s, pool, mode, offload);
     // x += att Wo^T
     kernels::matmul(L.attn_output, att, n, proj, n_embd, mm, pool, kt);
     ops::add(x, proj, n * n_embd);

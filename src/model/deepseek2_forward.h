@@ -10,6 +10,7 @@
 #include "edgeformer/model.h"
 
 namespace ef {
+class KvOffload;
 class MlaCache;
 class ThreadPool;
 struct Deepseek2Weights;
@@ -40,12 +41,14 @@ struct Deepseek2Scratch {
   Buffer qn;       // [n][nope]  one head's q_nope, contiguous for matmul
   Buffer q_abs;    // [n][n_head][r + rope]  absorbed query | q_pe
   Buffer lat;      // [n_head][n][r]  attention output in latent space
+  Buffer lat_lse;  // [n][n_head]  log-sum-exp of lat's rows (flash pieces merged)
   Buffer att;      // [n][n_head * hv]
   Buffer proj;     // [n][n_embd]
   Buffer gate, up; // [n][n_ff]
   Buffer att_f32;  // [n_threads][n_ctx + r]  scores | latent accumulator
   Buffer att_f16;  // [n_threads][n_ctx + r + rope]  query / probabilities in F16
-  Buffer flash;    // [n_threads][flash_floats]  MlaMode::flash tiles and row state
+  Buffer flash;    // [n_threads][flash_floats]  MlaMode::flash tiles and row state,
+                   // then one task's pieces [n_head * kMlaFlashTokens][r + 1]
   size_t flash_floats = 0;
   // MlaMode::decompressed only (empty otherwise):
   Buffer dec_c;    // [n_ctx][r]  cached latents as F32
@@ -56,20 +59,29 @@ struct Deepseek2Scratch {
   static Result<Deepseek2Scratch> create(const ModelConfig& config, int64_t n_ubatch,
                                          int64_t n_ctx, int n_threads, bool decompressed = false);
   uint64_t bytes() const;
+  // What create() (decompressed = false) allocates, without allocating;
+  // matmul_part (optional) receives the matmul conversion scratch alone.
+  static uint64_t planned_bytes(const ModelConfig& config, int64_t n_ubatch, int64_t n_ctx,
+                                int n_threads, uint64_t* matmul_part = nullptr);
 };
 
 // Runs tokens[0, n) at positions n_past .. n_past + n - 1, appending their
 // latents to `cache`; logits of rows [out_begin, n) go to `logits` (same
 // contract as llama_forward). Deterministic for any thread count and split.
+// `offload` (MlaMode::flash only): the cache's older rows are on disk and
+// attention reads them piece by piece (see runtime/kv_offload.h); the
+// caller ran offload->before_store(cache.kv(), n_past, n) first.
 void deepseek2_forward(const ModelConfig& config, const Deepseek2Weights& weights,
                        MlaCache& cache, Deepseek2Scratch& scratch, ThreadPool& pool,
                        const int32_t* tokens, int64_t n, int64_t n_past, int64_t out_begin,
-                       float* logits, MlaMode mode = MlaMode::absorbed);
+                       float* logits, MlaMode mode = MlaMode::absorbed,
+                       KvOffload* offload = nullptr);
 
 // Attention of layer `il` for the micro-batch (deepseek2_attention.cpp).
 // q:   [n][n_head * hk] (q_pe already rotated); out: [n][n_head * hv].
 void mla_attention(const ModelConfig& config, const Deepseek2Weights& weights,
                    const MlaCache& cache, int64_t il, const float* q, float* out, int64_t n,
-                   int64_t n_past, Deepseek2Scratch& scratch, ThreadPool& pool, MlaMode mode);
+                   int64_t n_past, Deepseek2Scratch& scratch, ThreadPool& pool, MlaMode mode,
+                   KvOffload* offload = nullptr);
 
 }  // namespace ef

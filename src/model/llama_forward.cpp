@@ -91,6 +91,7 @@ std::vector<ScratchBuffer> scratch_layout(const ModelConfig& c, int64_t ub, int6
       {&S::att_f16, threads, (n_ctx + c.head_dim + 1) / 2, "attention f16"},
       {&S::flash, threads, static_cast<int64_t>(flash_task_floats(c)), "flash"},
       {&S::flash_parts, c.n_head * (n_ctx / kFlashKvChunk + 2), c.head_dim + 1, "flash pieces"},
+      {&S::flash_lse, ub, c.n_head, "flash lse"},
   };
 }
 
@@ -136,7 +137,7 @@ uint64_t ForwardScratch::planned_bytes(const ModelConfig& c, int64_t n_ubatch, i
 uint64_t ForwardScratch::bytes() const {
   return x.size_bytes() + xb.size_bytes() + q.size_bytes() + k.size_bytes() + v.size_bytes() +
          att.size_bytes() + proj.size_bytes() + gate.size_bytes() + up.size_bytes() +
-         att_f32.size_bytes() + att_f16.size_bytes() + flash.size_bytes() + flash_parts.size_bytes() +
+         att_f32.size_bytes() + att_f16.size_bytes() + flash.size_bytes() + flash_parts.size_bytes() + flash_lse.size_bytes() +
          matmul_scratch.capacity();
 }
 
@@ -195,14 +196,12 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
     // cache[il][n_past + t] = k[t], v[t]
     for (int64_t t = 0; t < n; ++t) cache.store(il, n_past + t, k + t * kv_dim, v + t * kv_dim);
     // att = softmax(q k^T / sqrt(head_dim)) v per head      [n][q_dim]
-    StagedKv staged;
-    const StagedKv* staged_ptr = nullptr;
+    // (offloaded layers: piece by piece from disk + ring)
     if (offload != nullptr && offload->offloaded(il)) {
-      offload->stage(cache, il, n_past + n);  // positions [0, n_past + n), linear
-      staged = {offload->staged_k(), offload->staged_v()};
-      staged_ptr = &staged;
+      attention_offloaded(c, cache, *offload, il, q, att, n, n_past, s, pool, kt);
+    } else {
+      attention(c, cache, il, q, att, n, n_past, s, pool, kt);
     }
-    attention(c, cache, il, q, att, n, n_past, s, pool, kt, staged_ptr);
     // Hadamard cache: att = sum_p w_p H v_p = H (sum_p w_p v_p); H H = I.
     if (cache.hadamard()) {
       for_rows(pool, n, [&](int64_t t) {

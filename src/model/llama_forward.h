@@ -37,6 +37,7 @@ struct ForwardScratch {
                    // and the pieces (output | lse) of one task's rows
   size_t flash_floats = 0;
   Buffer flash_parts;  // [n_head][n_ctx / kFlashKvChunk + 2][head_dim + 1]  decode pieces
+  Buffer flash_lse;    // [n_ubatch][n_head]  merged lse per row (offloaded layers)
   std::vector<uint8_t> matmul_scratch;  // activations converted to vec_dot types
 
   static Result<ForwardScratch> create(const ModelConfig& config, int64_t n_ubatch,
@@ -58,8 +59,9 @@ struct ForwardScratch {
 // order, and each token's computation does not depend on which other tokens
 // share its micro-batch, so logits are bit-identical for any thread count and
 // any split of a prompt into micro-batches.
-// `offload` (optional): layers it offloads attend over rows it stages from
-// disk + ring (the caller ran offload->before_store for this batch first).
+// `offload` (optional): layers it offloads attend piece by piece over rows
+// from disk + ring (attention_offloaded; the caller ran
+// offload->before_store for this batch first).
 void llama_forward(const ModelConfig& config, const LlamaWeights& weights, KvCache& cache,
                    ForwardScratch& scratch, ThreadPool& pool, const int32_t* tokens, int64_t n,
                    int64_t n_past, int64_t out_begin, float* logits,

@@ -57,9 +57,10 @@ uint64_t kv_row_bytes(KvType type, int64_t n) {
   return row_size_bytes(kv_dtype(type), static_cast<uint64_t>(n)).value_or(0);
 }
 
-Result<KvCache> KvCache::create(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, KvType type_k,
-                                KvType type_v, bool v_transposed,
-                                const std::vector<int64_t>& ring_cap, bool hadamard) {
+Status KvCache::init(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, KvType type_k,
+                     KvType type_v, bool v_transposed, const std::vector<int64_t>& ring_cap,
+                     bool hadamard) {
+  KvCache& c = *this;
   if (n_layer <= 0 || n_ctx <= 0 || kv_dim <= 0) {
     return make_error(Errc::invalid_argument,
                       "KV cache dimensions must be positive (n_layer " + std::to_string(n_layer) +
@@ -88,7 +89,6 @@ Result<KvCache> KvCache::create(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, 
                       "KvCache::create",
                       "use --flash-attn on, or --cache-type-v f16 (llama.cpp has the same rule)");
   }
-  KvCache c;
   c.type_k_ = type_k;
   c.type_v_ = type_v;
   c.hadamard_ = hadamard;
@@ -96,7 +96,7 @@ Result<KvCache> KvCache::create(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, 
   c.n_ctx_ = n_ctx;
   c.kv_dim_ = kv_dim;
   c.k_row_ = static_cast<size_t>(kv_row_bytes(type_k, kv_dim));
-  c.v_row_ = static_cast<size_t>(kv_row_bytes(type_v, kv_dim));
+  c.v_row_ = c.keys_only_ ? 0 : static_cast<size_t>(kv_row_bytes(type_v, kv_dim));
   c.v_trans_ = v_transposed;
   uint64_t k_total = 0, v_total = 0;
   for (int64_t il = 0; il < n_layer; ++il) {
@@ -125,6 +125,24 @@ Result<KvCache> KvCache::create(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, 
   }
   EF_ASSIGN_OR_RETURN(c.k_, Buffer::allocate(static_cast<size_t>(k_total)));
   EF_ASSIGN_OR_RETURN(c.v_, Buffer::allocate(static_cast<size_t>(v_total)));
+  return Status::success();
+}
+
+Result<KvCache> KvCache::create_keys_only(int64_t n_layer, int64_t n_ctx, int64_t dim,
+                                          KvType type, const std::vector<int64_t>& ring_cap) {
+  // One allocation path: create K and V of the same shape, then drop V
+  // (the V buffer of a keys-only cache is never allocated: see v_total).
+  KvCache c;
+  c.keys_only_ = true;
+  EF_TRY(c.init(n_layer, n_ctx, dim, type, type, false, ring_cap, false));
+  return c;
+}
+
+Result<KvCache> KvCache::create(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, KvType type_k,
+                                KvType type_v, bool v_transposed,
+                                const std::vector<int64_t>& ring_cap, bool hadamard) {
+  KvCache c;
+  EF_TRY(c.init(n_layer, n_ctx, kv_dim, type_k, type_v, v_transposed, ring_cap, hadamard));
   return c;
 }
 
@@ -132,6 +150,7 @@ void KvCache::store(int64_t il, int64_t pos, const float* k, const float* v) {
   const kernels::KernelTable& table = kernels::active();
   const int64_t s = slot(il, pos);
   store_fn(type_k_, table)(k, k_base(il) + static_cast<size_t>(s) * k_row_, kv_dim_);
+  if (keys_only_) return;
   if (!v_trans_) {
     store_fn(type_v_, table)(v, v_base(il) + static_cast<size_t>(s) * v_row_, kv_dim_);
     return;

@@ -25,6 +25,10 @@
 // With `hadamard` set, the rows hold H k and H v per head (H the normalised
 // Walsh-Hadamard matrix); the cache only records the flag, the forward pass
 // applies the rotations.
+// A keys-only cache (create_keys_only: the MLA latent cache of deepseek2,
+// row = latent | k_pe) has no V buffer at all: v_row_bytes() == 0, and the
+// row-granular copies (get_rows / put_rows, session files, disk offload)
+// move the key row alone.
 #pragma once
 
 #include <cstddef>
@@ -52,6 +56,10 @@ class KvCache {
   static Result<KvCache> create(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, KvType type_k,
                                 KvType type_v, bool v_transposed,
                                 const std::vector<int64_t>& ring_cap = {}, bool hadamard = false);
+  // Rows of `dim` elements of `type`, no values (MLA latent cache): layout
+  // and ring rules as K above.
+  static Result<KvCache> create_keys_only(int64_t n_layer, int64_t n_ctx, int64_t dim,
+                                          KvType type, const std::vector<int64_t>& ring_cap = {});
   // Same K and V type (the original signature).
   static Result<KvCache> create(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, KvType type,
                                 bool v_transposed = true,
@@ -63,6 +71,7 @@ class KvCache {
   KvType type_k() const { return type_k_; }
   KvType type_v() const { return type_v_; }
   bool hadamard() const { return hadamard_; }
+  bool keys_only() const { return keys_only_; }
   int64_t n_layer() const { return n_layer_; }
   int64_t n_ctx() const { return n_ctx_; }
   int64_t kv_dim() const { return kv_dim_; }
@@ -103,7 +112,8 @@ class KvCache {
     return v_base(il) + static_cast<size_t>(slot(il, pos)) * v_row_;
   }
 
-  // Writes k and v (kv_dim floats each) for position `pos` of layer `il`.
+  // Writes k and v (kv_dim floats each) for position `pos` of layer `il`
+  // (v is ignored by a keys-only cache).
   void store(int64_t il, int64_t pos, const float* k, const float* v);
 
   // Zeroes the cache (positions are overwritten anyway; this keeps stale
@@ -121,14 +131,17 @@ class KvCache {
     return t == KvType::f32 ? 4 : (t == KvType::f16 || t == KvType::bf16) ? 2 : 0;
   }
 
-  // Byte copies of one position's key and value rows (row_bytes() each, in
-  // the cache's element type), whatever the V layout: session files and the
-  // disk offload move rows with these, so new element types only need
-  // row_bytes() to be right (kv_cache_rows.cpp).
+  // Byte copies of one position's key row (k_row_bytes()) and value row
+  // (v_row_bytes(); nothing for a keys-only cache), in the cache's element
+  // types, whatever the V layout: session files and the disk offload move
+  // rows with these, so new element types only need the row sizes to be
+  // right (kv_cache_rows.cpp).
   void get_rows(int64_t il, int64_t pos, void* k, void* v) const;
   void put_rows(int64_t il, int64_t pos, const void* k, const void* v);
 
  private:
+  Status init(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, KvType type_k, KvType type_v,
+              bool v_transposed, const std::vector<int64_t>& ring_cap, bool hadamard);
   char* k_base(int64_t il) const { return k_.as<char>() + k_off_[static_cast<size_t>(il)]; }
   char* v_base(int64_t il) const { return v_.as<char>() + v_off_[static_cast<size_t>(il)]; }
   int64_t slot(int64_t il, int64_t pos) const {
@@ -139,6 +152,7 @@ class KvCache {
   KvType type_k_ = KvType::f16;
   KvType type_v_ = KvType::f16;
   bool hadamard_ = false;
+  bool keys_only_ = false;
   int64_t n_layer_ = 0;
   int64_t n_ctx_ = 0;
   int64_t kv_dim_ = 0;

@@ -13,7 +13,9 @@
 
 #include "core/checked.h"
 #include "io/gguf.h"
+#include "model/deepseek2_forward.h"
 #include "model/llama_forward.h"
+#include "runtime/kv_offload.h"
 
 namespace ef {
 namespace {
@@ -29,12 +31,26 @@ uint64_t fbytes(int64_t rows, int64_t cols) {
   return static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols) * sizeof(float);
 }
 
-// Bytes of one position's K row plus V row in the cache (KvCache's own row
-// sizes, block types included).
-uint64_t kv_pos_bytes(const ModelConfig& c, const SessionOptions& o) {
+// Bytes of one position's K row and V row in one layer's cache (KvCache's
+// own row sizes, block types included). deepseek2 (MLA): the latent row
+// [kv_lora_rank + rope] and no V.
+void kv_row_sizes(const ModelConfig& c, const SessionOptions& o, uint64_t* k_row,
+                  uint64_t* v_row) {
+  const KvType tk = o.type_k.value_or(o.kv_type), tv = o.type_v.value_or(o.kv_type);
+  if (c.architecture == "deepseek2") {
+    *k_row = kv_row_bytes(tk, c.kv_lora_rank + c.n_rot);
+    *v_row = 0;
+    return;
+  }
   const int64_t kv_dim = c.n_head_kv * c.head_dim;
-  return kv_row_bytes(o.type_k.value_or(o.kv_type), kv_dim) +
-         kv_row_bytes(o.type_v.value_or(o.kv_type), kv_dim);
+  *k_row = kv_row_bytes(tk, kv_dim);
+  *v_row = kv_row_bytes(tv, kv_dim);
+}
+
+uint64_t kv_pos_bytes(const ModelConfig& c, const SessionOptions& o) {
+  uint64_t k = 0, v = 0;
+  kv_row_sizes(c, o, &k, &v);
+  return k + v;
 }
 
 std::string mib(uint64_t b) {
@@ -58,6 +74,12 @@ Result<SessionOptions> resolve_session_options(const ModelConfig& c, SessionOpti
                       "SessionOptions::n_ubatch");
   }
   options.n_ubatch = std::min(options.n_ubatch, options.n_ctx);
+  if (options.logits_rows < 1 || options.logits_rows > options.n_ctx) {
+    return make_error(Errc::invalid_argument,
+                      "logits rows " + std::to_string(options.logits_rows) +
+                          " must be in [1, n_ctx]",
+                      "SessionOptions::logits_rows");
+  }
   if (options.n_threads < 0 || options.n_threads > kMaxThreads) {
     return make_error(Errc::invalid_argument,
                       "thread count " + std::to_string(options.n_threads) + " is outside [0, " +
@@ -95,9 +117,12 @@ uint64_t kv_cache_plan_bytes(const ModelConfig& c, int64_t n_ctx, const SessionO
 }
 
 uint64_t forward_scratch_plan_bytes(const ModelConfig& c, int64_t ub, int64_t n_ctx, int n_threads,
-                                    uint64_t* matmul_part) {
-  return ForwardScratch::planned_bytes(c, ub, n_ctx, n_threads, matmul_part) +
-         fbytes(1, c.n_vocab);  // + logits of one row
+                                    uint64_t* matmul_part, int64_t logits_rows) {
+  const uint64_t scratch =
+      c.architecture == "deepseek2"
+          ? Deepseek2Scratch::planned_bytes(c, ub, n_ctx, n_threads, matmul_part)
+          : ForwardScratch::planned_bytes(c, ub, n_ctx, n_threads, matmul_part);
+  return scratch + fbytes(std::max<int64_t>(1, logits_rows), c.n_vocab);  // + the logits
 }
 
 namespace {
@@ -116,7 +141,8 @@ MemoryPlan plan_at(const Model& model, SessionOptions o, int64_t ub, int64_t n_c
   p.weights = model.file().file_size();
   p.runtime = kRuntimeBase + static_cast<uint64_t>(c.n_vocab) * kRuntimePerVocab +
               static_cast<uint64_t>(n_ctx) * sizeof(int32_t);
-  p.scratch = forward_scratch_plan_bytes(c, o.n_ubatch, n_ctx, o.n_threads, &p.matmul_scratch);
+  p.scratch = forward_scratch_plan_bytes(c, o.n_ubatch, n_ctx, o.n_threads, &p.matmul_scratch,
+                                        o.logits_rows);
   const std::vector<int64_t> caps = kv_ring_caps(c, o, resident);
   p.kv_resident = kv_cache_plan_bytes(c, n_ctx, o, caps);
   p.kv_resident_positions = n_ctx;
@@ -125,7 +151,10 @@ MemoryPlan plan_at(const Model& model, SessionOptions o, int64_t ub, int64_t n_c
     p.kv_resident_positions = resident;
     const uint64_t full = kv_cache_plan_bytes(c, n_ctx, o, kv_ring_caps(c, o, 0));
     p.kv_offloaded = full - p.kv_resident;
-    p.kv_staging = static_cast<uint64_t>(n_ctx) * kv_pos_bytes(c, o);
+    // One flash piece of K and V rows (KvOffload::chunk), whatever n_ctx.
+    uint64_t k_row = 0, v_row = 0;
+    kv_row_sizes(c, o, &k_row, &v_row);
+    p.kv_staging = KvOffload::staging_bytes_for(n_ctx, k_row, v_row);
   }
   return p;
 }
@@ -141,24 +170,7 @@ int64_t n_global_layers(const ModelConfig& c) {
 Result<MemoryPlan> plan_memory(const Model& model, const SessionOptions& options) {
   const ModelConfig& c = model.config();
   EF_ASSIGN_OR_RETURN(SessionOptions o, resolve_session_options(c, options));
-  const bool mla = c.architecture == "deepseek2";
-  if (o.mem_budget == 0 || mla) {
-    if (o.mem_budget > 0) {
-      return make_error(Errc::unsupported, "memory budgets are not implemented for deepseek2",
-                        "SessionOptions::mem_budget");
-    }
-    MemoryPlan p = plan_at(model, o, o.n_ubatch, o.n_ctx, 0);
-    if (mla) p.kv_resident = p.scratch = p.matmul_scratch = 0;  // not planned for MLA yet
-    return p;
-  }
-  const KvType tk = o.type_k.value_or(o.kv_type), tv = o.type_v.value_or(o.kv_type);
-  if (tk != tv || (tk != KvType::f16 && tk != KvType::f32) || o.kv_hadamard) {
-    // KV offload and session files move whole rows of one element type.
-    return make_error(Errc::unsupported,
-                      "memory budgets support f16 or f32 KV caches (same type for K and V, "
-                      "no Hadamard rotation) so far",
-                      "SessionOptions::mem_budget", "drop --mem-budget or use --cache-type f16");
-  }
+  if (o.mem_budget == 0) return plan_at(model, o, o.n_ubatch, o.n_ctx, 0);
   const uint64_t budget = o.mem_budget;
   // 1. Everything resident: the largest power-of-two fraction of n_ubatch.
   for (int64_t ub = o.n_ubatch; ub >= 1; ub /= 2) {

@@ -21,13 +21,16 @@ Result<SessionOptions> resolve_session_options(const ModelConfig& config, Sessio
 std::vector<int64_t> kv_ring_caps(const ModelConfig& config, const SessionOptions& options,
                                   int64_t resident);
 
-// Bytes of the F32/F16 KV cache KvCache::create allocates for these caps.
+// Bytes of the KV cache (any K/V types; deepseek2: the latent cache) that
+// KvCache::create / MlaCache::create allocate for these caps.
 uint64_t kv_cache_plan_bytes(const ModelConfig& config, int64_t n_ctx, const SessionOptions& options,
                              const std::vector<int64_t>& caps);
 
-// Bytes of ForwardScratch::create(config, n_ubatch, n_ctx, n_threads) plus
-// the logits buffer of one row; *matmul_part (optional) = its matmul scratch.
+// Bytes of ForwardScratch::create (deepseek2: Deepseek2Scratch::create)
+// with these arguments plus the logits buffer of logits_rows rows;
+// *matmul_part (optional) = its matmul scratch.
 uint64_t forward_scratch_plan_bytes(const ModelConfig& config, int64_t n_ubatch, int64_t n_ctx,
-                                    int n_threads, uint64_t* matmul_part = nullptr);
+                                    int n_threads, uint64_t* matmul_part = nullptr,
+                                    int64_t logits_rows = 1);
 
 }  // namespace ef

@@ -81,13 +81,30 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, SessionOpti
       return make_error(Errc::unsupported,
                         "the MLA cache (deepseek2) has one type for its latent rows and no "
                         "Hadamard rotation",
-                        "SessionOptions", "use --cache-type f16 or f32 without --kv-hadamard");
+                        "SessionOptions", "use --cache-type alone, without --kv-hadamard");
     }
-    EF_ASSIGN_OR_RETURN(state->mla_cache, MlaCache::create(c.n_layer, options.n_ctx, c.kv_lora_rank,
-                                                           c.n_rot, *options.type_k));
+    const KvType t = *options.type_k;
+    if (!options.flash_attn && t != KvType::f16 && t != KvType::f32) {
+      return make_error(Errc::invalid_argument,
+                        std::string("a ") + kv_type_name(t) +
+                            " MLA cache needs flash attention (the score-matrix path reads f16 "
+                            "or f32 latent rows)",
+                        "SessionOptions::flash_attn", "use --flash-attn on, or --cache-type f16");
+    }
+    // With offload every layer is a ring of the resident rows.
+    const int64_t resident = plan.offload ? plan.kv_resident_positions : 0;
+    const std::vector<int64_t> ring = kv_ring_caps(c, options, resident);
+    EF_ASSIGN_OR_RETURN(state->mla_cache, MlaCache::create(c.n_layer, options.n_ctx,
+                                                           c.kv_lora_rank, c.n_rot, t, ring));
     EF_ASSIGN_OR_RETURN(state->mla_scratch, Deepseek2Scratch::create(c, options.n_ubatch,
                                                                      options.n_ctx,
                                                                      options.n_threads));
+    if (plan.offload) {
+      EF_ASSIGN_OR_RETURN(state->offload,
+                          KvOffload::create(state->mla_cache.kv(),
+                                            std::vector<bool>(static_cast<size_t>(c.n_layer), true),
+                                            resident, options.offload_dir));
+    }
   } else {
     // Sliding-window layers keep a ring of window + n_ubatch - 1 rows under
     // flash attention (see kv_cache.h); the score-matrix path keeps them
@@ -103,13 +120,14 @@ Result<std::unique_ptr<Session>> Session::create(const Model& model, SessionOpti
     if (plan.offload) {
       std::vector<bool> offloaded(static_cast<size_t>(c.n_layer));
       for (int64_t il = 0; il < c.n_layer; ++il) {
-        offloaded[static_cast<size_t>(il)] = state->cache.ring(il) == resident;
+        // Global layers (sliding-window rings are never offloaded).
+        offloaded[static_cast<size_t>(il)] = !(options.flash_attn && c.is_swa(il));
       }
       EF_ASSIGN_OR_RETURN(state->offload, KvOffload::create(state->cache, std::move(offloaded),
                                                             resident, options.offload_dir));
     }
   }
-  EF_TRY(ensure_logits(*state, 1));
+  EF_TRY(ensure_logits(*state, options.logits_rows));
   state->tokens.reserve(static_cast<size_t>(options.n_ctx));
   state->pool = std::make_unique<ThreadPool>(options.n_threads);
 
@@ -153,25 +171,26 @@ Result<std::span<const float>> Session::eval(std::span<const int32_t> tokens, bo
     // last token, or none.
     const int64_t out_begin = all_logits ? 0 : (last_batch ? len - 1 : len);
     float* dst = all_logits ? out + begin * c.n_vocab : out;
+    if (s.offload) {
+      Status spilled = s.offload->before_store(s.kv(), s.n_past, len);
+      if (!spilled.ok()) {
+        session_clear(s);  // the cache may have lost rows
+        return spilled.take_error();
+      }
+    }
     if (s.mla) {
       deepseek2_forward(c, *s.model->deepseek2_weights(), s.mla_cache, s.mla_scratch, *s.pool,
                         tokens.data() + begin, len, s.n_past, out_begin, dst,
-                        s.options.flash_attn ? MlaMode::flash : MlaMode::absorbed);
+                        s.options.flash_attn ? MlaMode::flash : MlaMode::absorbed,
+                        s.offload.get());
     } else {
-      if (s.offload) {
-        Status spilled = s.offload->before_store(s.cache, s.n_past, len);
-        if (!spilled.ok()) {
-          session_clear(s);  // the cache may have lost rows
-          return spilled.take_error();
-        }
-      }
       llama_forward(c, s.model->weights(), s.cache, s.scratch, *s.pool, tokens.data() + begin,
                     len, s.n_past, out_begin, dst, s.offload.get());
-      if (s.offload && !s.offload->error().ok()) {
-        Error e = s.offload->error().error();
-        session_clear(s);
-        return e;
-      }
+    }
+    if (s.offload && !s.offload->error().ok()) {
+      Error e = s.offload->error().error();
+      session_clear(s);
+      return e;
     }
     s.n_past += len;
   }
@@ -192,12 +211,7 @@ uint64_t Session::kv_cache_bytes() const {
 const MemoryPlan& Session::memory_plan() const { return state_->plan; }
 
 uint64_t Session::kv_bytes_per_token() const {
-  const SessionState& s = *state_;
-  if (s.mla) {
-    return s.mla_cache.n_ctx() > 0 ? s.mla_cache.bytes() / static_cast<uint64_t>(s.mla_cache.n_ctx())
-                                   : 0;
-  }
-  return s.cache.bytes_per_token();
+  return state_->kv().bytes_per_token();
 }
 uint64_t Session::scratch_bytes() const {
   return state_->scratch.bytes() + state_->mla_scratch.bytes() + state_->logits.size_bytes();

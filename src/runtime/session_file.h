@@ -2,29 +2,38 @@
 // and last logits, so a prompt processed once can be continued later by a
 // new process (Session::save / Session::load).
 //
-// Layout (little-endian, no padding):
+// Layout (little-endian, no padding), version 2:
 //   offset  size  field
 //        0     4  magic "EFSN"
-//        4     4  version (1)
-//        8     4  kv_type (0 = f32, 1 = f16)
+//        4     4  version (2; version 1 files, without the fields at 72..87,
+//                 are still read: f16/f32, K type == V type, no flags)
+//        8     4  kv_type            K row type (KvType code: f32 0, f16 1,
+//                                    bf16 2, q8_0 3, q4_0 4); MLA: latent rows
 //       12     4  n_layer
 //       16     8  n_vocab
-//       24     8  kv_row_bytes       bytes of one position's K row (= V row)
+//       24     8  kv_row_bytes       bytes of one position's K row
 //       32     8  n_ctx              context of the saving session
 //       40     8  n_past             positions stored
 //       48     8  n_logits           0 or n_vocab
 //       56     8  config_hash        hash of the hyper-parameters
 //       64     8  weights_hash       hash of tensor names/types/shapes + samples
-//       72        tokens  [n_past] i32
+//       72     4  kv_type_v          V row type (== kv_type for MLA)
+//       76     4  flags              bit 0: Hadamard-rotated rows; bit 1: MLA
+//                                    latent cache (keys only); others zero
+//       80     8  v_row_bytes        bytes of one V row (0 for MLA)
+//       88        tokens  [n_past] i32
 //                 logits  [n_logits] f32 (after the last token)
 //                 per layer: first_pos u64, n_rows u64,
-//                            [n_rows] x (K row | V row), kv_row_bytes each
+//                            [n_rows] x (K row | V row), in their stored
+//                            types (block types: ggml's block layout)
 //                 (positions first_pos .. n_past-1: all positions for global
 //                 layers, the last n_swa - 1 for sliding-window layers)
 //   size - 8   8  checksum (Hash64 of every preceding byte)
 //
-// A reader derives the exact file size from the header and the model before
-// reading any payload, so no allocation ever depends on an unchecked count.
+// Rows are the cache's own bytes, so save -> load restores the cache
+// bit for bit whatever its types. A reader derives the exact file size from
+// the header and the model before reading any payload, so no allocation
+// ever depends on an unchecked count.
 #pragma once
 
 #include <cstddef>
@@ -38,8 +47,11 @@ class Model;
 struct ModelConfig;
 
 constexpr uint32_t kSessionMagic = 0x4E534645;  // "EFSN" little-endian
-constexpr uint32_t kSessionVersion = 1;
-constexpr uint64_t kSessionHeaderBytes = 72;
+constexpr uint32_t kSessionVersion = 2;
+constexpr uint64_t kSessionHeaderBytes = 88;
+constexpr uint64_t kSessionHeaderBytesV1 = 72;
+constexpr uint32_t kSessionFlagHadamard = 1u << 0;
+constexpr uint32_t kSessionFlagMla = 1u << 1;
 
 // Streaming 64-bit hash over bytes (not cryptographic: it detects corruption
 // and truncation, not tampering). Word-at-a-time, so ~1 byte/cycle or better.

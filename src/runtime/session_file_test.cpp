@@ -14,6 +14,7 @@
 #include "edgeformer/model.h"
 #include "edgeformer/session.h"
 #include "model/tiny_model.h"
+#include "runtime/session_file.h"
 
 namespace ef {
 namespace {
@@ -211,8 +212,8 @@ TEST_F(SessionFileCorrupt, ImageIsValid) {
   auto r = target_->load_from_bytes(image_);
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(target_->n_past(), 9);
-  // 72 header + 9 tokens + 400 logits + 2 layers x (16 + 9 x (K, V) x kv_dim 32 x F16) + 8.
-  EXPECT_EQ(image_.size(), 72u + 36 + 1600 + 2 * (16 + 9 * 2 * 64) + 8);
+  // 88 header + 9 tokens + 400 logits + 2 layers x (16 + 9 x (K, V) x kv_dim 32 x F16) + 8.
+  EXPECT_EQ(image_.size(), 88u + 36 + 1600 + 2 * (16 + 9 * 2 * 64) + 8);
 }
 
 TEST_F(SessionFileCorrupt, EveryTruncationFails) {
@@ -229,7 +230,7 @@ TEST_F(SessionFileCorrupt, EveryTruncationFails) {
 TEST_F(SessionFileCorrupt, HeaderByteMutationsFail) {
   // Every header byte, flipped: each field either fails its own check or the
   // checksum (which covers the header).
-  for (size_t i = 0; i < 72; ++i) {
+  for (size_t i = 0; i < kSessionHeaderBytes; ++i) {
     for (uint8_t x : {uint8_t{0x01}, uint8_t{0xff}}) {
       std::vector<uint8_t> img = image_;
       img[i] ^= x;
@@ -243,7 +244,7 @@ TEST_F(SessionFileCorrupt, NamedHeaderFields) {
   img[0] = 'X';
   expect_fail(img, "header.magic", 0);
   img = image_;
-  img[4] = 2;
+  img[4] = 3;
   EXPECT_EQ(expect_fail(img, "header.version", 4).code, Errc::unsupported);
   img = image_;
   img[8] = 7;
@@ -268,9 +269,9 @@ TEST_F(SessionFileCorrupt, NamedHeaderFields) {
   img[70] ^= 1;
   expect_fail(img, "header.weights_hash", 64);
   img = image_;
-  img[72] = 0xff;  // token 0 -> negative id
-  img[75] = 0xff;
-  expect_fail(img, "tokens[0]", 72);
+  img[88] = 0xff;  // token 0 -> negative id
+  img[91] = 0xff;
+  expect_fail(img, "tokens[0]", 88);
   img = image_;
   img[image_.size() - 20] ^= 0x10;  // inside the last V row
   Error e = expect_fail(img, "checksum", static_cast<int64_t>(image_.size() - 8));

@@ -6,14 +6,14 @@
 namespace ef {
 
 Status session_get_rows(const SessionState& s, int64_t il, int64_t pos, void* k, void* v) {
-  if (s.offload) return s.offload->get_rows(s.cache, il, pos, k, v);
-  s.cache.get_rows(il, pos, k, v);
+  if (s.offload) return s.offload->get_rows(s.kv(), il, pos, k, v);
+  s.kv().get_rows(il, pos, k, v);
   return Status::success();
 }
 
 Status session_put_rows(SessionState& s, int64_t il, int64_t pos, const void* k, const void* v) {
-  if (s.offload) return s.offload->put_rows(s.cache, il, pos, k, v);
-  s.cache.put_rows(il, pos, k, v);
+  if (s.offload) return s.offload->put_rows(s.kv(), il, pos, k, v);
+  s.kv().put_rows(il, pos, k, v);
   return Status::success();
 }
 
@@ -21,7 +21,7 @@ void session_clear(SessionState& s) {
   s.n_past = 0;
   s.tokens.clear();
   s.last_logits_row = -1;
-  s.cache.clear();
+  s.kv().clear();
   if (s.offload) s.offload->reset();
 }
 

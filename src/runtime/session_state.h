@@ -36,6 +36,11 @@ struct SessionState {
   // Row of `logits` holding the logits after tokens.back(); -1 = none
   // (fresh session, or restored from a file without logits).
   int64_t last_logits_row = -1;
+
+  // The cache whose rows session files and the offload move: the llama
+  // K/V cache, or the MLA latent cache's keys-only KvCache.
+  const KvCache& kv() const { return mla ? mla_cache.kv() : cache; }
+  KvCache& kv() { return mla ? mla_cache.kv() : cache; }
 };
 
 }  // namespace ef

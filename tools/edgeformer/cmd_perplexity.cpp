@@ -9,6 +9,12 @@
 //   score   = positions j in [n_ctx/2, n_ctx-2] predicting tokens[j+1]:
 //             nll += -log_softmax(logits[j])[next]
 //   ppl     = exp(nll / count), uncertainty from the variance of the nll terms
+// Memory: no n_ctx x n_vocab logits buffer. A chunk's unscored first half
+// is evaluated without logits, the scored half in pieces of kScorePiece
+// tokens with all logits (logits depend neither on how tokens are split
+// into eval() calls nor on micro-batches, so the numbers are unchanged);
+// the session plans its logits buffer for one piece (logits_rows), so
+// --mem-budget covers it.
 // log_softmax matches llama.cpp's float/double mix exactly: max in float,
 // sum of expf(x - max) in double, result logit - max - log(sum).
 //
@@ -42,6 +48,9 @@
 
 namespace ef::cli {
 namespace {
+
+// Tokens per all-logits eval() call in the scored half of a chunk.
+constexpr int64_t kScorePiece = 128;
 
 struct PerplexityOptions {
   std::string model;
@@ -84,6 +93,8 @@ Status run_perplexity(const PerplexityOptions& o) {
   const int64_t n_ctx = o.session.n_ctx;
   SessionOptions so = o.session.session_options();
   so.n_ubatch = std::min(so.n_ubatch, n_ctx);
+  const int64_t piece = std::min(kScorePiece, n_ctx);
+  so.logits_rows = piece;
   const std::optional<KvType> base_type = kv_type_from_name(o.kl_base);
   if (!base_type) {
     return usage_error("unknown KV cache type '" + o.kl_base + "'", "--kl-base",
@@ -141,11 +152,41 @@ Status run_perplexity(const PerplexityOptions& o) {
     if (add_bos) chunk[0] = tok.bos_id();
 
     const auto t_start = std::chrono::steady_clock::now();
+    // Unscored prefix [0, first) without logits, then the scored rows
+    // [first, n_ctx - 1) in pieces (the last token's logits score nothing).
+    // With --kl-divergence the base session runs the same pieces in
+    // lockstep (the test logits stay valid: they live in the other session).
     session->reset();
-    EF_ASSIGN_OR_RETURN(std::span<const float> logits, session->eval(chunk, /*all_logits=*/true));
-    if (static_cast<int64_t>(logits.size()) != n_ctx * n_vocab) {
-      return make_error(Errc::internal, "eval returned the wrong number of logits",
-                        std::to_string(logits.size()));
+    if (base) base->reset();
+    if (first > 0) {
+      const std::span<const int32_t> prefix(chunk.data(), static_cast<size_t>(first));
+      EF_TRY(session->eval(prefix));
+      if (base) EF_TRY(base->eval(prefix));
+    }
+    for (int64_t j0 = first; j0 < n_ctx; j0 += piece) {
+      const int64_t len = std::min(piece, n_ctx - j0);
+      const std::span<const int32_t> part(chunk.data() + j0, static_cast<size_t>(len));
+      EF_ASSIGN_OR_RETURN(std::span<const float> logits, session->eval(part, /*all_logits=*/true));
+      if (static_cast<int64_t>(logits.size()) != len * n_vocab) {
+        return make_error(Errc::internal, "eval returned the wrong number of logits",
+                          std::to_string(logits.size()));
+      }
+      std::span<const float> bl;
+      if (base) {
+        EF_ASSIGN_OR_RETURN(bl, base->eval(part, /*all_logits=*/true));
+      }
+      for (int64_t j = j0; j < std::min(j0 + len, n_ctx - 1); ++j) {
+        const int32_t next = tokens[static_cast<size_t>(start + j + 1)];
+        const float* row = logits.data() + (j - j0) * n_vocab;
+        const double v = negative_log_prob(row, n_vocab, next);
+        nll += v;
+        nll2 += v * v;
+        if (base) {
+          const float* brow = bl.data() + (j - j0) * n_vocab;
+          nll_base += negative_log_prob(brow, n_vocab, next);
+          cmp.add(brow, row, n_vocab);
+        }
+      }
     }
     if (i == 0) {
       const double t_total = seconds_since(t_start);
@@ -156,23 +197,6 @@ Status run_perplexity(const PerplexityOptions& o) {
         total_seconds %= 60 * 60;
       }
       std::fprintf(stderr, "%.2f minutes\n", total_seconds / 60.0);
-    }
-
-    for (int64_t j = first; j < n_ctx - 1; ++j) {
-      const double v = negative_log_prob(logits.data() + j * n_vocab, n_vocab,
-                                         tokens[static_cast<size_t>(start + j + 1)]);
-      nll += v;
-      nll2 += v * v;
-    }
-    if (base) {
-      // The test logits stay valid: they live in the other session.
-      base->reset();
-      EF_ASSIGN_OR_RETURN(std::span<const float> bl, base->eval(chunk, /*all_logits=*/true));
-      for (int64_t j = first; j < n_ctx - 1; ++j) {
-        nll_base += negative_log_prob(bl.data() + j * n_vocab, n_vocab,
-                                      tokens[static_cast<size_t>(start + j + 1)]);
-        cmp.add(bl.data() + j * n_vocab, logits.data() + j * n_vocab, n_vocab);
-      }
     }
     count += n_ctx - first - 1;
     std::printf("[%lld]%.4lf,", static_cast<long long>(i + 1),
