@@ -96,7 +96,7 @@ struct MemoryPlan {
   uint64_t weights = 0;       // mapped model file: every page is touched per token
   uint64_t kv_resident = 0;   // KV cache buffers
   uint64_t kv_offloaded = 0;  // KV rows kept on disk at a full context
-  uint64_t kv_staging = 0;    // offload: one layer's rows read back for attention
+  uint64_t kv_staging = 0;    // offload: one flash piece (1024 positions) of K/V rows read back
   uint64_t scratch = 0;       // activations, attention, matmul scratch, logits
   uint64_t matmul_scratch = 0;  // part of scratch held in a std::vector (not a Buffer)
   uint64_t runtime = 0;       // estimate: tokenizer tables, token history, stacks

@@ -99,6 +99,31 @@ TEST(MemoryPlan, MatchesTrackedAllocations) {
   }
 }
 
+TEST(MemoryPlan, PlansTheLogitsRowsTheCallerAsksFor) {
+  // perplexity asks for all logits in pieces of logits_rows tokens: the
+  // buffer is in the plan, allocated up front, and such requests stay in it.
+  auto model = make_model(spec(), "logits.gguf");
+  SessionOptions o;
+  o.n_ctx = 128;
+  o.n_ubatch = 16;
+  o.n_threads = 1;
+  const MemoryPlan one = plan_memory(*model, o).value();
+  o.logits_rows = 40;
+  const MemoryPlan forty = plan_memory(*model, o).value();
+  EXPECT_EQ(forty.scratch - one.scratch, 39ull * 400 * sizeof(float));
+  const uint64_t before = memory_stats().current_bytes;
+  auto s = Session::create(*model, o).value();
+  EXPECT_EQ(memory_stats().current_bytes - before,
+            forty.kv_resident + forty.scratch - forty.matmul_scratch);
+  memory_reset_peak();
+  const uint64_t held = memory_stats().current_bytes;
+  ASSERT_TRUE(s->eval(tokens(40), /*all_logits=*/true).ok());
+  EXPECT_EQ(memory_stats().peak_bytes, held);  // no growth
+  EXPECT_EQ(s->scratch_bytes(), forty.scratch);
+  o.logits_rows = 0;
+  EXPECT_EQ(plan_memory(*model, o).error().code, Errc::invalid_argument);
+}
+
 TEST(MemoryPlan, BudgetShrinksMicroBatchFirst) {
   auto model = make_model(spec(), "ub.gguf");
   SessionOptions o;

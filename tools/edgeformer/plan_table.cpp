@@ -18,7 +18,7 @@ std::string format_memory_plan(const MemoryPlan& p) {
                 : "all positions");
   if (p.offload) {
     row("KV offloaded (disk)", p.kv_offloaded, "unlinked temp file, page cache (not RSS)");
-    row("KV staging", p.kv_staging, "one layer read back for attention");
+    row("KV staging", p.kv_staging, "one flash piece (1024 positions) read back at a time");
   }
   row("scratch", p.scratch, "activations, attention, matmul, logits");
   row("runtime (estimate)", p.runtime, "tokenizer, token ids, stacks");
