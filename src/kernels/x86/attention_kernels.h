@@ -20,6 +20,7 @@ void fill_attention(AttentionKernels& t);
 
 namespace avx512 {
 void flash_tile(const FlashTileArgs& a);
+void flash_tile_f16(const FlashTileArgs& a, const FlashF16Rows& rows);
 void f16_to_f32_row(const void* x, float* y, int64_t n);
 void fill_attention(AttentionKernels& t);
 }  // namespace avx512
