@@ -137,6 +137,50 @@ TEST_F(CliSession, MemoryBudgetOffloadsAndKeepsTheOutput) {
   EXPECT_EQ(bad.exit_code, 2) << bad.err;
 }
 
+TEST_F(CliSession, QuantizedMlaCacheSavesAndOffloads) {
+  // deepseek2 with a Q8_0 latent cache: save -> another process continues
+  // with the output of an uninterrupted run; a budget that forces offload
+  // keeps the output too.
+  const std::string mla = dir_->file("mla.gguf");
+  const CliRun init = run_cli({"init-model", "-o", mla, "--arch", "deepseek2", "--n-embd", "64",
+                               "--n-layer", "2", "--n-head", "4", "--n-ff", "128", "--ctx", "128",
+                               "--kv-lora-rank", "32", "--rope-dim", "32", "--nope-dim", "16",
+                               "--v-dim", "16", "--seed", "9"});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  const std::vector<std::string> base = {"generate", "-m", mla, "--temp", "0", "-t", "1",
+                                         "--ctx", "128", "--cache-type", "q8_0"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = base;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return run_cli(a);
+  };
+  const CliRun full = with({"-p", kPrompt, "-n", "12"});
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  const std::string file = dir_->file("mla.efsession");
+  const CliRun save = with({"-p", kPrompt, "-n", "0", "--save-session", file});
+  ASSERT_EQ(save.exit_code, 0) << save.err;
+  const CliRun cont = with({"--load-session", file, "-n", "12"});
+  ASSERT_EQ(cont.exit_code, 0) << cont.err;
+  EXPECT_EQ(std::string(kPrompt) + cont.out, full.out);
+  // Loading into an f16 latent cache names the mismatch.
+  const CliRun wrong = run_cli({"generate", "-m", mla, "--load-session", file, "-n", "1"});
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(wrong.err.find("header.kv_type"), std::string::npos) << wrong.err;
+
+  auto model = Model::load(mla);
+  ASSERT_TRUE(model.ok());
+  SessionOptions o;
+  o.n_ctx = 128;
+  o.n_ubatch = 1;
+  o.n_threads = 1;
+  o.kv_type = KvType::q8_0;
+  const uint64_t budget = plan_memory(**model, o).value().total() - 1;
+  const CliRun off = with({"-p", kPrompt, "-n", "12", "--mem-budget", std::to_string(budget)});
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_EQ(off.out, full.out);
+  EXPECT_NE(off.err.find("KV offloaded (disk)"), std::string::npos) << off.err;
+}
+
 TEST_F(CliSession, BadFilesGiveOneErrorLine) {
   const std::string file = dir_->file("c.efsession");
   ASSERT_EQ(run_cli({"generate", "-m", model_, "-p", kPrompt, "-n", "0", "--save-session", file})
