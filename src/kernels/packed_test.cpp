@@ -157,7 +157,8 @@ TEST(PackedGemm, CloseToUnpackedMatmul) {
   ThreadPool pool(2);
   for (const KernelTable* table : tables) {
     for (DType wt : {DType::Q8_0, DType::Q4_0}) {
-      const int64_t k = 576, rows = 50, tokens = 9, ldy = rows + 3;
+     for (int64_t k : {64, 160, 576}) {
+      const int64_t rows = 50, tokens = 9, ldy = rows + 3;
       const auto w = make_weights(wt, rows, k, 77);
       std::vector<uint8_t> p(packed_bytes(wt, rows, k));
       table->for_type(wt).repack(w.data(), rb(wt, k), rows, k, p.data());
@@ -177,9 +178,10 @@ TEST(PackedGemm, CloseToUnpackedMatmul) {
             EXPECT_EQ(b, 5.0f) << "column past the rows was written";
             continue;
           }
-          EXPECT_NEAR(a, b, 1e-4f * (1.0f + std::fabs(a))) << dtype_name(wt) << " t=" << t << " r=" << r;
+          EXPECT_NEAR(a, b, 1e-4f * (1.0f + std::fabs(a))) << dtype_name(wt) << " k=" << k << " t=" << t << " r=" << r;
         }
       }
+     }
     }
   }
 }
