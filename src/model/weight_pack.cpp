@@ -13,16 +13,19 @@
 namespace ef {
 namespace {
 
-// Drops the whole pages inside [p, p + n) from the resident set.
-uint64_t release_pages(const void* p, size_t n) {
+// madvise on the whole pages inside [p, p + n); bytes advised (0 on error).
+uint64_t advise(const void* p, size_t n, int advice) {
   const long page_l = ::sysconf(_SC_PAGESIZE);
   const auto page = static_cast<uintptr_t>(page_l > 0 ? page_l : 4096);
   const auto begin = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
   const auto end = (reinterpret_cast<uintptr_t>(p) + n) & ~(page - 1);
   if (end <= begin) return 0;
-  if (::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) != 0) return 0;
+  if (::madvise(reinterpret_cast<void*>(begin), end - begin, advice) != 0) return 0;
   return end - begin;
 }
+
+// Drops the whole pages inside [p, p + n) from the resident set.
+uint64_t release_pages(const void* p, size_t n) { return advise(p, n, MADV_DONTNEED); }
 
 }  // namespace
 
@@ -45,6 +48,9 @@ Result<PackReport> pack_matmul_weights(const std::vector<Tensor*>& tensors,
     const int64_t k = t->ne[0];
     const int64_t rows = t->rows();
     const size_t bytes = kernels::packed_bytes(t->type, rows, k);
+    // The source pages are read once, in order: ask for them ahead (fewer,
+    // larger faults than touching a cold mapping page by page).
+    if (release_source) advise(t->data, t->size_bytes(), MADV_WILLNEED);
     EF_ASSIGN_OR_RETURN(Buffer buf, Buffer::allocate(bytes));
     tk.repack(t->data, t->nb[1], rows, k, buf.data());
     t->packed = buf.data();
