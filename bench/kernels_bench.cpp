@@ -19,6 +19,7 @@
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
+#include "kernels/packed.h"
 
 namespace {
 
@@ -44,7 +45,7 @@ std::vector<float> random_floats(size_t n, uint32_t seed) {
 }
 
 void bench_matmul(benchmark::State& state, const kernels::KernelTable* table, DType type,
-                  Shape shape, int64_t n_tokens) {
+                  Shape shape, int64_t n_tokens, bool packed) {
   const size_t row_bytes = *ef::row_size_bytes(type, static_cast<uint64_t>(shape.k));
   std::vector<uint8_t> wdata(row_bytes * static_cast<size_t>(shape.n));
   {
@@ -55,7 +56,14 @@ void bench_matmul(benchmark::State& state, const kernels::KernelTable* table, DT
     }
   }
   const int64_t ne[2] = {shape.k, shape.n};
-  const ef::Tensor w = ef::make_tensor("w", type, 2, ne, wdata.data());
+  ef::Tensor w = ef::make_tensor("w", type, 2, ne, wdata.data());
+  // Packed: the same weights in the 16-row interleave (kernels/packed.h).
+  std::vector<uint8_t> pdata;
+  if (packed) {
+    pdata.resize(kernels::packed_bytes(type, shape.n, shape.k));
+    table->for_type(type).repack(wdata.data(), row_bytes, shape.n, shape.k, pdata.data());
+    w.packed = pdata.data();
+  }
   const auto x = random_floats(static_cast<size_t>(shape.k * n_tokens), 2);
   std::vector<float> y(static_cast<size_t>(shape.n * n_tokens));
   std::vector<uint8_t> scratch;
@@ -83,12 +91,18 @@ int main(int argc, char** argv) {
       for (const Shape& shape : kShapes) {
         for (int64_t n_tokens : {int64_t{1}, int64_t{512}}) {
           if (isa == kernels::Isa::scalar && n_tokens > 1 && shape.n != shape.k) continue;
-          const std::string name = std::string("matmul/") + kernels::isa_name(isa) + "/" +
-                                   ef::dtype_name(type) + "/" + shape.name +
-                                   "/tokens:" + std::to_string(n_tokens);
-          benchmark::RegisterBenchmark(name.c_str(), bench_matmul, *table, type, shape, n_tokens)
-              ->Unit(benchmark::kMicrosecond)
-              ->MinTime(n_tokens > 1 ? 0.2 : 0.1);
+          // Packed beside the GGUF layout where the table has a packed gemm.
+          const bool has_packed = (*table)->for_type(type).gemm_packed != nullptr;
+          for (bool packed : {false, true}) {
+            if (packed && !has_packed) continue;
+            const std::string name = std::string("matmul/") + kernels::isa_name(isa) + "/" +
+                                     ef::dtype_name(type) + (packed ? "/packed/" : "/") +
+                                     shape.name + "/tokens:" + std::to_string(n_tokens);
+            benchmark::RegisterBenchmark(name.c_str(), bench_matmul, *table, type, shape,
+                                         n_tokens, packed)
+                ->Unit(benchmark::kMicrosecond)
+                ->MinTime(n_tokens > 1 ? 0.2 : 0.1);
+          }
         }
       }
     }

@@ -21,6 +21,11 @@ struct Tensor {
   int64_t ne[kMaxDims] = {1, 1, 1, 1};
   size_t nb[kMaxDims] = {0, 0, 0, 0};
   void* data = nullptr;
+  // Optional copy of the rows in the kernels' packed layout
+  // (src/kernels/packed.h), owned by whoever made it (the model's weights).
+  // kernels::matmul reads it when the table has a packed gemm for `type`,
+  // else `data`; everything else (row lookups, dequantizing) reads `data`.
+  const void* packed = nullptr;
 
   int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
   int64_t rows() const { return ne[1] * ne[2] * ne[3]; }

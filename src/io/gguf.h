@@ -96,6 +96,9 @@ class File {
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
   uint64_t file_size() const { return size_; }
+  // True when the bytes are an mmap of the file (open()), false for
+  // from_bytes() images.
+  bool mapped() const { return mapped_; }
   uint64_t data_offset() const { return data_offset_; }
 
   const std::vector<KeyValue>& metadata() const { return kv_; }

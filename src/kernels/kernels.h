@@ -39,6 +39,20 @@ using GemmFn = void (*)(int64_t k, const void* w, size_t w_row_bytes, int64_t ro
                         int64_t row_end, const void* x, size_t x_row_bytes, int64_t n_tokens,
                         float* y, int64_t ldy);
 
+// Packs n_rows rows of `type` (stride w_row_bytes) into the layout of
+// kernels/packed.h (packed_bytes(type, n_rows, k) bytes at `out`).
+using RepackFn = void (*)(const void* w, size_t w_row_bytes, int64_t n_rows, int64_t k,
+                          void* out);
+// gemm on packed weights: rows [row_begin, row_end) of the packed matrix
+// (row_begin a multiple of 16), tokens [0, n_tokens) of the q8_0 activation
+// rows x (stride x_row_bytes) with their per-block info
+// (x_info[t * (k / 32) + b], kernels/packed.h):
+//   y[t*ldy + r] = ref::vec_dot_*_blockfma(w row r, x row t)   bit for bit.
+struct ActBlockInfo;
+using PackedGemmFn = void (*)(int64_t k, const void* packed, int64_t row_begin, int64_t row_end,
+                              const void* x, size_t x_row_bytes, const ActBlockInfo* x_info,
+                              int64_t n_tokens, float* y, int64_t ldy);
+
 struct TypeKernels {
   DType vec_dot_type = DType::F32;
   FromFloatFn from_float = nullptr;  // float -> this type (weights: quantize command, factories)
@@ -52,6 +66,10 @@ struct TypeKernels {
   // llama-quantize uses id = 1/(amax/127) and roundf. Every ISA's version is
   // bit-identical to ref::quantize_row_q8_0_act for finite inputs.
   FromFloatFn from_float_act = nullptr;
+  // Packed weights (kernels/packed.h), both null where an ISA has none:
+  // weights are repacked at model load only when the active table has them.
+  RepackFn repack = nullptr;
+  PackedGemmFn gemm_packed = nullptr;
 };
 
 // neon: AArch64 Advanced SIMD; neon_dotprod: + SDOT (ARMv8.2-A dotprod).
@@ -99,8 +117,34 @@ Result<Isa> parse_isa(const std::string& name);
 Status validate_matmul_weight(const Tensor& w);
 // Bytes of the scratch matmul needs for n_tokens rows of k (0 for F32 weights).
 size_t matmul_scratch_bytes(DType weight_type, int64_t k, int64_t n_tokens);
+//
+// If w.packed is set (kernels/packed.h) and the table has a packed gemm for
+// w.type, that gemm reads w.packed; otherwise the gemm reads w.data.
 void matmul(const Tensor& w, const float* x, int64_t n_tokens, float* y, int64_t ldy,
             std::vector<uint8_t>& scratch, ThreadPool& pool,
+            const KernelTable& table = active());
+
+// One input X (n_tokens x k floats) shared by several matmuls (q/k/v,
+// gate/up): converted to a vec_dot type once, on first use, and reused by
+// the next matmul of the same vec_dot type (a different type converts
+// again). The conversion lives in `scratch`; X must not change while the
+// MatmulInput is in use. Results are the same as matmul(w, x, ...).
+class MatmulInput {
+ public:
+  MatmulInput(const float* x, int64_t n_tokens, int64_t k, std::vector<uint8_t>& scratch)
+      : x_(x), n_tokens_(n_tokens), k_(k), scratch_(&scratch) {}
+
+ private:
+  friend void matmul(const Tensor& w, MatmulInput& in, float* y, int64_t ldy, ThreadPool& pool,
+                     const KernelTable& table);
+  const float* x_;
+  int64_t n_tokens_, k_;
+  std::vector<uint8_t>* scratch_;
+  const KernelTable* table_ = nullptr;  // table of the conversion held (null: none)
+  DType type_ = DType::F32;             // its vec_dot type
+  bool has_info_ = false;               // ActBlockInfo computed (q8_0, packed gemms)
+};
+void matmul(const Tensor& w, MatmulInput& in, float* y, int64_t ldy, ThreadPool& pool,
             const KernelTable& table = active());
 
 }  // namespace ef::kernels

@@ -12,6 +12,7 @@
 #include "core/dtype.h"
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
+#include "kernels/packed.h"
 #include "kernels/ref/ref.h"
 
 namespace ef::kernels {
@@ -31,6 +32,10 @@ size_t vec_row_bytes(DType type, int64_t k) {
   const auto bytes = row_size_bytes(type, static_cast<uint64_t>(k));
   return bytes ? static_cast<size_t>(*bytes) : 0;
 }
+
+// Scratch: [n_tokens rows of the vec_dot type][ActBlockInfo per (token,
+// block) when the type is q8_0 (packed gemms), 8-byte aligned].
+size_t info_offset(size_t converted_bytes) { return (converted_bytes + 7) & ~size_t{7}; }
 
 }  // namespace
 
@@ -57,14 +62,27 @@ Status validate_matmul_weight(const Tensor& w) {
 size_t matmul_scratch_bytes(DType weight_type, int64_t k, int64_t n_tokens) {
   const DType vt = active().for_type(weight_type).vec_dot_type;
   if (vt == DType::F32) return 0;
-  return vec_row_bytes(vt, k) * static_cast<size_t>(std::max<int64_t>(0, n_tokens));
+  const auto n = static_cast<size_t>(std::max<int64_t>(0, n_tokens));
+  size_t bytes = vec_row_bytes(vt, k) * n;
+  if (vt == DType::Q8_0) {
+    bytes = info_offset(bytes) + n * static_cast<size_t>(k / kQK8_0) * sizeof(ActBlockInfo);
+  }
+  return bytes;
 }
 
 void matmul(const Tensor& w, const float* x, int64_t n_tokens, float* y, int64_t ldy,
             std::vector<uint8_t>& scratch, ThreadPool& pool, const KernelTable& table) {
+  MatmulInput in(x, n_tokens, w.ne[0], scratch);
+  matmul(w, in, y, ldy, pool, table);
+}
+
+void matmul(const Tensor& w, MatmulInput& in, float* y, int64_t ldy, ThreadPool& pool,
+            const KernelTable& table) {
   const int64_t k = w.ne[0];
   const int64_t n_rows = w.rows();
-  if (n_tokens <= 0 || n_rows <= 0) return;
+  const int64_t n_tokens = in.n_tokens_;
+  const float* x = in.x_;
+  if (n_tokens <= 0 || n_rows <= 0 || k != in.k_) return;
 
   const TypeKernels& tk = table.for_type(w.type);
   const DType vt = tk.vec_dot_type;
@@ -74,23 +92,45 @@ void matmul(const Tensor& w, const float* x, int64_t n_tokens, float* y, int64_t
       !row_size_bytes(vt, static_cast<uint64_t>(k))) {
     return;
   }
+  const bool packed = w.packed != nullptr && tk.gemm_packed != nullptr && vt == DType::Q8_0;
+  const int64_t nb = k / kQK8_0;
 
-  // 1. Activations -> vec_dot_type, once per token (not once per row).
+  // 1. Activations -> vec_dot_type, once per token (not once per row), and
+  //    once per MatmulInput for all weights of the same vec_dot type.
   const void* xq = x;
   size_t x_row_bytes = static_cast<size_t>(k) * sizeof(float);
+  const ActBlockInfo* x_info = nullptr;
   if (vt != DType::F32) {
     x_row_bytes = vec_row_bytes(vt, k);
-    scratch.resize(x_row_bytes * static_cast<size_t>(n_tokens));
-    const FromFloatFn convert = table.for_type(vt).from_float_act;
+    const size_t conv_bytes = x_row_bytes * static_cast<size_t>(n_tokens);
+    const size_t info_at = info_offset(conv_bytes);
+    std::vector<uint8_t>& scratch = *in.scratch_;
+    const bool have = in.table_ == &table && in.type_ == vt;
+    const bool want_info = packed && !(have && in.has_info_);
+    const size_t need = want_info || (have && in.has_info_)
+                            ? info_at + static_cast<size_t>(n_tokens * nb) * sizeof(ActBlockInfo)
+                            : conv_bytes;
+    if (scratch.size() < need) scratch.resize(need);
     uint8_t* dst = scratch.data();
-    if (n_tokens == 1) {
-      convert(x, dst, k);
-    } else {
-      pool.run(n_tokens, [&](int64_t t, int) {
-        convert(x + t * k, dst + static_cast<size_t>(t) * x_row_bytes, k);
-      });
+    auto* info = reinterpret_cast<ActBlockInfo*>(dst + info_at);
+    const FromFloatFn convert = table.for_type(vt).from_float_act;
+    auto prepare = [&](int64_t t) {
+      uint8_t* row = dst + static_cast<size_t>(t) * x_row_bytes;
+      if (!have) convert(x + t * k, row, k);
+      if (want_info) act_block_info(row, k, info + t * nb);
+    };
+    if (!have || want_info) {
+      if (n_tokens == 1) {
+        prepare(0);
+      } else {
+        pool.run(n_tokens, [&](int64_t t, int) { prepare(t); });
+      }
+      in.table_ = &table;
+      in.type_ = vt;
+      in.has_info_ = (have && in.has_info_) || want_info;
     }
     xq = dst;
+    if (packed) x_info = info;
   }
 
   // 2. Tiles of the output.
@@ -115,7 +155,9 @@ void matmul(const Tensor& w, const float* x, int64_t n_tokens, float* y, int64_t
     const int64_t nt = std::min(n_tokens, t0 + kTokenChunk) - t0;
     const void* xt = xbytes + static_cast<size_t>(t0) * x_row_bytes;
     float* yt = y + t0 * ldy;
-    if (tk.gemm != nullptr) {
+    if (packed) {
+      tk.gemm_packed(k, w.packed, r0, r1, xt, x_row_bytes, x_info + t0 * nb, nt, yt, ldy);
+    } else if (tk.gemm != nullptr) {
       tk.gemm(k, w.data, w_row_bytes, r0, r1, xt, x_row_bytes, nt, yt, ldy);
     } else {
       ref::gemm_via_vec_dot(tk.vec_dot, k, w.data, w_row_bytes, r0, r1, xt, x_row_bytes, nt, yt,

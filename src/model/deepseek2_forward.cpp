@@ -218,8 +218,11 @@ void deepseek2_forward(const ModelConfig& c, const Deepseek2Weights& w, MlaCache
       ops::rmsnorm(xb + t * n_embd, x + t * n_embd, L.ffn_norm.row<const float>(0), n_embd,
                    c.rms_eps);
     });
-    kernels::matmul(L.ffn_up, xb, n, up, n_ff, mm, pool, kt);
-    kernels::matmul(L.ffn_gate, xb, n, gate, n_ff, mm, pool, kt);
+    {
+      kernels::MatmulInput in(xb, n, n_embd, mm);  // xb quantized once for both
+      kernels::matmul(L.ffn_up, in, up, n_ff, pool, kt);
+      kernels::matmul(L.ffn_gate, in, gate, n_ff, pool, kt);
+    }
     for_rows(pool, n, [&](int64_t t) {
       ops::swiglu(gate + t * n_ff, gate + t * n_ff, up + t * n_ff, n_ff);
     });

@@ -176,9 +176,13 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
                    c.rms_eps);
     });
     // q = xb Wq^T [n][q_dim];  k = xb Wk^T, v = xb Wv^T [n][kv_dim]
-    kernels::matmul(L.attn_q, xb, n, q, q_dim, mm, pool, kt);
-    kernels::matmul(L.attn_k, xb, n, k, kv_dim, mm, pool, kt);
-    kernels::matmul(L.attn_v, xb, n, v, kv_dim, mm, pool, kt);
+    // (xb quantized once for the three: one MatmulInput)
+    {
+      kernels::MatmulInput in(xb, n, n_embd, mm);
+      kernels::matmul(L.attn_q, in, q, q_dim, pool, kt);
+      kernels::matmul(L.attn_k, in, k, kv_dim, pool, kt);
+      kernels::matmul(L.attn_v, in, v, kv_dim, pool, kt);
+    }
     // rotate q and k by their absolute positions
     for_rows(pool, n, [&](int64_t t) {
       ops::rope(q + t * q_dim, c.n_head, c.head_dim, c.n_rot, n_past + t, c.rope_freq_base);
@@ -219,8 +223,11 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
                    c.rms_eps);
     });
     // gate = xb Wgate^T, up = xb Wup^T                       [n][n_ff]
-    kernels::matmul(L.ffn_up, xb, n, up, n_ff, mm, pool, kt);
-    kernels::matmul(L.ffn_gate, xb, n, gate, n_ff, mm, pool, kt);
+    {
+      kernels::MatmulInput in(xb, n, n_embd, mm);
+      kernels::matmul(L.ffn_up, in, up, n_ff, pool, kt);
+      kernels::matmul(L.ffn_gate, in, gate, n_ff, pool, kt);
+    }
     // gate = silu(gate) * up                                 [n][n_ff]
     for_rows(pool, n, [&](int64_t t) {
       ops::swiglu(gate + t * n_ff, gate + t * n_ff, up + t * n_ff, n_ff);

@@ -99,4 +99,16 @@ Result<LlamaWeights> LlamaWeights::bind(const gguf::File& file, const ModelConfi
   return w;
 }
 
+Status LlamaWeights::pack(const kernels::KernelTable& table, bool release_source) {
+  std::vector<Tensor*> mats = {&output};
+  for (LlamaLayer& l : layers) {
+    for (Tensor* t : {&l.attn_q, &l.attn_k, &l.attn_v, &l.attn_output, &l.ffn_gate, &l.ffn_up,
+                      &l.ffn_down}) {
+      mats.push_back(t);
+    }
+  }
+  EF_ASSIGN_OR_RETURN(pack_report, pack_matmul_weights(mats, table, packed_storage, release_source));
+  return Status::success();
+}
+
 }  // namespace ef

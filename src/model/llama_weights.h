@@ -5,9 +5,11 @@
 
 #include <vector>
 
+#include "core/memory.h"
 #include "core/tensor.h"
 #include "edgeformer/error.h"
 #include "edgeformer/model.h"
+#include "model/weight_pack.h"
 
 namespace ef {
 
@@ -28,6 +30,14 @@ struct LlamaWeights {
   Tensor output_norm;  // {n_embd} F32
   Tensor output;       // {n_embd, n_vocab}; a copy of token_embd's view when tied
   std::vector<LlamaLayer> layers;
+  // Packed copies of the matrices (Tensor::packed points into these) when
+  // the kernel table at load had packed gemms; token_embd itself is never
+  // packed (row lookups read the GGUF rows), a tied output is.
+  std::vector<Buffer> packed_storage;
+  PackReport pack_report;
+
+  // Packs every matmul weight for `table` (see pack_matmul_weights).
+  Status pack(const kernels::KernelTable& table, bool release_source);
 
   // Checks that every tensor exists with exactly the expected shape, norms
   // are F32 and matrices F32/F16/BF16/Q8_0/Q4_0; errors name the tensor and

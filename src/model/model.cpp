@@ -8,6 +8,7 @@
 
 #include "edgeformer/tokenizer.h"
 #include "io/gguf.h"
+#include "kernels/kernels.h"
 #include "model/deepseek2_weights.h"
 #include "model/llama_weights.h"
 
@@ -33,6 +34,8 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
     model->deepseek2_ = std::make_unique<Deepseek2Weights>(std::move(weights));
   } else {
     EF_ASSIGN_OR_RETURN(LlamaWeights weights, LlamaWeights::bind(*file, config));
+    // Weights in the kernels' packed layout when the active table reads it.
+    if (weight_packing_enabled()) EF_TRY(weights.pack(kernels::active(), file->mapped()));
     model->weights_ = std::make_unique<LlamaWeights>(std::move(weights));
   }
   model->config_ = config;

@@ -16,6 +16,12 @@ void fill_amx_table(KernelTable& t) {
   t.q8_0.gemm = amx::gemm_q8_0;
   t.q4_0.vec_dot = ref::vec_dot_q4_0_q8_0_blockfma;
   t.q4_0.gemm = amx::gemm_q4_0;
+  // The AMX gemms read the GGUF layout (and pack per call): no load-time
+  // repacking on this table.
+  t.q8_0.repack = nullptr;
+  t.q8_0.gemm_packed = nullptr;
+  t.q4_0.repack = nullptr;
+  t.q4_0.gemm_packed = nullptr;
 }
 
 }  // namespace ef::kernels::x86

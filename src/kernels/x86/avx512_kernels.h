@@ -5,6 +5,10 @@
 #include <cstddef>
 #include <cstdint>
 
+namespace ef::kernels {
+struct ActBlockInfo;
+}
+
 namespace ef::kernels::x86::avx512 {
 
 float vec_dot_f32(int64_t k, const void* w, const void* x);
@@ -23,6 +27,14 @@ void gemm_q8_0(int64_t k, const void* w, size_t w_row_bytes, int64_t row_begin, 
                const void* x, size_t x_row_bytes, int64_t n_tokens, float* y, int64_t ldy);
 void gemm_q4_0(int64_t k, const void* w, size_t w_row_bytes, int64_t row_begin, int64_t row_end,
                const void* x, size_t x_row_bytes, int64_t n_tokens, float* y, int64_t ldy);
+
+// Packed weights (kernels/packed.h): PackedGemmFn, = ref::vec_dot_*_blockfma.
+void gemm_packed_q8_0(int64_t k, const void* packed, int64_t row_begin, int64_t row_end,
+                      const void* x, size_t x_row_bytes, const ActBlockInfo* x_info,
+                      int64_t n_tokens, float* y, int64_t ldy);
+void gemm_packed_q4_0(int64_t k, const void* packed, int64_t row_begin, int64_t row_end,
+                      const void* x, size_t x_row_bytes, const ActBlockInfo* x_info,
+                      int64_t n_tokens, float* y, int64_t ldy);
 
 // Activation conversions, bit-identical to the scalar references.
 void quantize_row_q8_0(const float* x, void* y, int64_t n);

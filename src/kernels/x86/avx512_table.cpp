@@ -1,6 +1,7 @@
 // The AVX-512 kernel table: VNNI integer dots, vdpbf16ps for bf16, 16-lane
 // fma for f32/f16; f16/bf16 activation conversions reuse the AVX2 ones
 // (this table requires AVX2 too).
+#include "kernels/packed.h"
 #include "kernels/x86/avx2_kernels.h"
 #include "kernels/x86/avx512_kernels.h"
 #include "kernels/x86/x86_tables.h"
@@ -22,6 +23,11 @@ void fill_avx512_table(KernelTable& t) {
   t.q8_0.gemm = avx512::gemm_q8_0;
   t.q4_0.vec_dot = avx512::vec_dot_q4_0;
   t.q4_0.gemm = avx512::gemm_q4_0;
+  // Packed (16-row interleaved) weights: repacked at model load.
+  t.q8_0.repack = repack_q8_0;
+  t.q8_0.gemm_packed = avx512::gemm_packed_q8_0;
+  t.q4_0.repack = repack_q4_0;
+  t.q4_0.gemm_packed = avx512::gemm_packed_q4_0;
 }
 
 }  // namespace ef::kernels::x86
