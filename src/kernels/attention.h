@@ -49,9 +49,28 @@ struct FlashTileArgs {
 };
 using FlashTileFn = void (*)(const FlashTileArgs& a);
 
+// K and V rows in F16, read in place (no widened F32 copy; the caller points
+// them at the cache): key row j is k[j * k_stride .. + dk), value row j is
+// v[j * v_stride .. + dv), strides in elements. Half the bytes of F32 rows,
+// converted in registers: at long context decode is a stream over the cache.
+struct FlashF16Rows {
+  const uint16_t* k = nullptr;
+  int64_t k_stride = 0;
+  const uint16_t* v = nullptr;
+  int64_t v_stride = 0;
+};
+// flash_tile on F16 rows (a.k and a.v unused). Same math and, on one ISA,
+// the same bits as flash_tile on the widened rows. Unlike flash_tile it
+// reads, for each row r, only key rows [lo[r] rounded down to 16, hi[r])
+// and value rows [lo[r], hi[r]): rows past the largest hi need not exist
+// (the tail of a cache), and key rows before lo only need to be readable
+// (their scores are masked whatever their values).
+using FlashTileF16Fn = void (*)(const FlashTileArgs& a, const FlashF16Rows& rows);
+
 struct AttentionKernels {
   Isa isa = Isa::scalar;
   FlashTileFn flash_tile = nullptr;
+  FlashTileF16Fn flash_tile_f16 = nullptr;  // nullptr: callers widen F16 rows for flash_tile
   // Row widenings to F32 per cache element type (nullptr: not supported).
   ToFloatFn widen_f32 = nullptr;
   ToFloatFn widen_f16 = nullptr;
@@ -67,6 +86,10 @@ const AttentionKernels& attention_kernels(const KernelTable& table);
 namespace ref {
 // Scalar oracle of flash_tile (dots in double, the rest in F32, std::exp).
 void flash_tile(const FlashTileArgs& a);
+// flash_tile_f16 as the oracle defines it: the rows each query reads,
+// widened to F32, through flash_tile. Not in the scalar set (it allocates);
+// SIMD kernels fall back to it for widths they do not take.
+void flash_tile_f16(const FlashTileArgs& a, const FlashF16Rows& rows);
 // The scalar set (widenings = the scalar table's to_float).
 void fill_attention(AttentionKernels& t);
 }  // namespace ref

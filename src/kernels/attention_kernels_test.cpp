@@ -8,8 +8,11 @@
 
 #include <cmath>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "core/fp16.h"
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
 
@@ -130,6 +133,70 @@ TEST(AttentionKernelsTest, FirstTileOfARowIgnoresItsInitialAccumulator) {
     EXPECT_NEAR(l, 4.0f, 1e-5) << isa_name(isa);
     for (float x : acc) EXPECT_NEAR(x / l, 2.0f, 1e-5) << isa_name(isa);
   }
+}
+
+// flash_tile_f16 reads F16 rows in place, with row strides wider than the
+// head (a cache row holds every KV head), and must give the same bits as
+// the same ISA's flash_tile on the widened rows. The buffers end at the
+// block's largest hi, so a read past it is an ASan error.
+TEST(AttentionKernelsTest, FlashTileF16InPlaceEqualsWidenedTile) {
+  int checked = 0;
+  for (Isa isa : available_isas()) {
+    const AttentionKernels& t = attention_kernels(table_of(isa));
+    if (t.flash_tile_f16 == nullptr) continue;
+    for (const auto& [dk, dv] : {std::pair<int64_t, int64_t>{64, 64}, {128, 128}, {576, 512}, {48, 32}, {40, 24}}) {
+      const int64_t n_q = 9, ks = dk * 3 + 16, vs = dv * 2 + 16;
+      std::mt19937 rng(static_cast<unsigned>(dk + dv));
+      std::normal_distribution<float> nd(0.0f, 1.0f);
+      std::uniform_int_distribution<int> pos(0, 64);
+      std::vector<int32_t> lo(n_q), hi(n_q);
+      int64_t max_hi = 0;
+      for (int64_t r = 0; r < n_q; ++r) {
+        int a = pos(rng), b = pos(rng);
+        if (r == 0) a = 3, b = 50;   // ends inside a 16-row block
+        if (r == 1) a = b = 7;       // fully masked
+        lo[r] = std::min(a, b);
+        hi[r] = std::max(a, b);
+        max_hi = std::max<int64_t>(max_hi, hi[r]);
+      }
+      std::vector<uint16_t> k16(static_cast<size_t>(max_hi * ks)), v16(static_cast<size_t>(max_hi * vs));
+      for (auto& x : k16) x = fp32_to_fp16(nd(rng));
+      for (auto& x : v16) x = fp32_to_fp16(nd(rng));
+      std::vector<float> k(static_cast<size_t>(64 * dk), 0.0f), v(static_cast<size_t>(64 * dv), 0.0f);
+      for (int64_t j = 0; j < max_hi; ++j) {
+        for (int64_t d = 0; d < dk; ++d) k[j * dk + d] = fp16_to_fp32(k16[j * ks + d]);
+        for (int64_t d = 0; d < dv; ++d) v[j * dv + d] = fp16_to_fp32(v16[j * vs + d]);
+      }
+      std::vector<float> q(static_cast<size_t>(n_q * dk));
+      for (auto& x : q) x = nd(rng) * 0.2f;
+      auto run = [&](bool in_place) {
+        State st{std::vector<float>(n_q, -INFINITY), std::vector<float>(n_q, 0.0f),
+                 std::vector<float>(static_cast<size_t>(n_q * dv), 0.0f)};
+        std::vector<float> s(64);
+        FlashTileArgs a{q.data(), n_q, k.data(), v.data(), 64, dk, dv, lo.data(), hi.data(),
+                        st.m.data(), st.l.data(), st.acc.data(), s.data()};
+        if (in_place) {
+          a.k = a.v = nullptr;
+          t.flash_tile_f16(a, FlashF16Rows{k16.data(), ks, v16.data(), vs});
+        } else {
+          t.flash_tile(a);
+        }
+        return st;
+      };
+      const State want = run(false), got = run(true);
+      const std::string what = std::string(isa_name(isa)) + " dk " + std::to_string(dk);
+      for (int64_t r = 0; r < n_q; ++r) {
+        EXPECT_EQ(got.m[r], want.m[r]) << what << " row " << r;
+        EXPECT_EQ(got.l[r], want.l[r]) << what << " row " << r;
+        for (int64_t d = 0; d < dv; ++d) {
+          ASSERT_EQ(got.acc[r * dv + d], want.acc[r * dv + d]) << what << " row " << r << " d " << d;
+        }
+      }
+      ++checked;
+    }
+  }
+  // Every x86 machine this runs on in CI has AVX-512 or not; count what ran.
+  RecordProperty("isa_shapes_checked", checked);
 }
 
 TEST(AttentionKernelsTest, WideningsAreExactOnEveryIsa) {

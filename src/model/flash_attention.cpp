@@ -49,6 +49,18 @@ void flash_attend(const FlashKv& kv, const FlashRow* rows, int64_t n_rows, float
   const kernels::AttentionKernels& ak = kernels::attention_kernels(table);
   const kernels::ToFloatFn widen_k = ak.widen(kv.type);
   const kernels::ToFloatFn widen_v = ak.widen(kv.v_type.value_or(kv.type));
+  // F16 caches (the default) are read in place by few rows (decode: one GQA
+  // group) when the ISA has a kernel for it: no widened copy, half the bytes
+  // of F32 rows per KV read. Many rows (prefill blocks) widen once instead:
+  // converting per row costs more than the copy, and a head's rows strided
+  // by the whole cache row thrash a few L1 sets when re-read row after row.
+  constexpr int64_t kMaxRowsInPlace = 8;
+  const bool f16_in_place = ak.flash_tile_f16 != nullptr && n_rows <= kMaxRowsInPlace &&
+                            kv.type == DType::F16 && kv.v_type.value_or(kv.type) == DType::F16;
+  const auto* k16 = reinterpret_cast<const uint16_t*>(kv.k);
+  const auto* v16 = reinterpret_cast<const uint16_t*>(kv.v);
+  const auto k16_stride = static_cast<int64_t>(kv.k_stride / sizeof(uint16_t));
+  const auto v16_stride = static_cast<int64_t>(kv.v_stride / sizeof(uint16_t));
 
   int64_t lo_all = INT64_MAX, hi_all = 0;
   for (int64_t r = 0; r < n_rows; ++r) {
@@ -77,6 +89,19 @@ void flash_attend(const FlashKv& kv, const FlashRow* rows, int64_t n_rows, float
   args.acc = acc;
   args.s = s;
   for (int64_t t0 = hi_all > 0 ? lo_all / T * T : 0; t0 < hi_all; t0 += T) {
+    for (int64_t r = 0; r < n_rows; ++r) {
+      lo[r] = static_cast<int32_t>(std::clamp(rows[r].lo - t0, int64_t{0}, T));
+      hi[r] = static_cast<int32_t>(std::clamp(rows[r].hi - t0, int64_t{0}, T));
+    }
+    // In place: the tile's positions must be consecutive rows (a ring cache
+    // whose tile wraps around goes through the widened copy).
+    if (f16_in_place && (kv.ring == 0 || t0 % kv.ring + T <= kv.ring)) {
+      const int64_t row0 = kv.ring > 0 ? t0 % kv.ring : t0;
+      const kernels::FlashF16Rows in_place{k16 + row0 * k16_stride, k16_stride,
+                                           v16 + row0 * v16_stride, v16_stride};
+      ak.flash_tile_f16(args, in_place);
+      continue;
+    }
     // Positions [a, b) of this tile are visible to at least one row: widen
     // them once for all rows (one read of each KV row per call).
     const int64_t a = std::max(t0, lo_all);
@@ -88,10 +113,6 @@ void flash_attend(const FlashKv& kv, const FlashRow* rows, int64_t n_rows, float
     if (a > t0) std::memset(ktile, 0, sizeof(float) * static_cast<size_t>((a - t0) * dk));
     if (b < t0 + T) {
       std::memset(ktile + (b - t0) * dk, 0, sizeof(float) * static_cast<size_t>((t0 + T - b) * dk));
-    }
-    for (int64_t r = 0; r < n_rows; ++r) {
-      lo[r] = static_cast<int32_t>(std::clamp(rows[r].lo - t0, int64_t{0}, T));
-      hi[r] = static_cast<int32_t>(std::clamp(rows[r].hi - t0, int64_t{0}, T));
     }
     ak.flash_tile(args);
   }

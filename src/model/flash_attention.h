@@ -6,7 +6,9 @@
 // of the tile size in position space):
 //   1. widen the tile's K rows and V rows from the cache's element type to
 //      F32 scratch, once for all rows of the block (widen_tile in the .cpp is
-//      the only code that looks at the element type);
+//      the only code that looks at the element type), except for calls of a
+//      few rows (decode) over F16 caches on ISAs with flash_tile_f16, which
+//      read the cache rows in place;
 //   2. the kernel table's flash_tile (SIMD per ISA, scalar oracle in
 //      kernels/ref) updates every row with positions in the tile:
 //        s = (scale q) . k_p;  M' = max(M, max_p s)

@@ -5,6 +5,9 @@
 // in their exp polynomial).
 #include <algorithm>
 #include <cmath>
+#include <vector>
+
+#include "core/fp16.h"
 
 #include "kernels/attention.h"
 
@@ -37,6 +40,24 @@ void flash_tile(const FlashTileArgs& a) {
     a.l[r] = a.l[r] * alpha + sum;
     a.m[r] = m_new;
   }
+}
+
+void flash_tile_f16(const FlashTileArgs& a, const FlashF16Rows& rows) {
+  int64_t n = 0;  // rows [0, max hi) are the ones any query reads
+  for (int64_t r = 0; r < a.n_q; ++r) {
+    if (a.lo[r] < a.hi[r]) n = std::max<int64_t>(n, a.hi[r]);
+  }
+  std::vector<float> k(static_cast<size_t>(n * a.dk)), v(static_cast<size_t>(n * a.dv));
+  for (int64_t r = 0; r < a.n_q; ++r) {
+    for (int64_t j = a.lo[r]; j < a.hi[r]; ++j) {
+      for (int64_t d = 0; d < a.dk; ++d) k[j * a.dk + d] = fp16_to_fp32(rows.k[j * rows.k_stride + d]);
+      for (int64_t d = 0; d < a.dv; ++d) v[j * a.dv + d] = fp16_to_fp32(rows.v[j * rows.v_stride + d]);
+    }
+  }
+  FlashTileArgs wide = a;
+  wide.k = k.data();
+  wide.v = v.data();
+  flash_tile(wide);
 }
 
 }  // namespace ef::kernels::ref

@@ -11,6 +11,7 @@ namespace ef::kernels::x86 {
 
 namespace avx2 {
 void flash_tile(const FlashTileArgs& a);
+void flash_tile_f16(const FlashTileArgs& a, const FlashF16Rows& rows);
 // Exact widenings (F16 and BF16 values are all representable in F32).
 void f16_to_f32_row(const void* x, float* y, int64_t n);
 void bf16_to_f32_row(const void* x, float* y, int64_t n);
@@ -20,6 +21,7 @@ void fill_attention(AttentionKernels& t);
 
 namespace avx512 {
 void flash_tile(const FlashTileArgs& a);
+void flash_tile_f16(const FlashTileArgs& a, const FlashF16Rows& rows);
 void f16_to_f32_row(const void* x, float* y, int64_t n);
 void fill_attention(AttentionKernels& t);
 }  // namespace avx512

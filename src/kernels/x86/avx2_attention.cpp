@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <type_traits>
 
 #include "core/fp16.h"
 #include "kernels/x86/attention_kernels.h"
@@ -62,8 +63,26 @@ inline __m256 visible(int64_t j0, int64_t lo, int64_t hi) {
   return _mm256_castsi256_ps(_mm256_and_si256(ge, lt));
 }
 
-// acc[0, 32) = acc * alpha + sum_{j in [lo, hi)} p[j] v[j][0, 32)
-inline void pv32(float* acc, float alpha, const float* p, const float* v, int64_t dv, int64_t lo,
+// Row access of K or V: F32 rows (the widened tile) or F16 rows read in
+// place and converted in registers (vcvtph2ps is exact: same bits).
+struct F32Rows {
+  const float* base;
+  int64_t stride;  // elements
+  const float* row(int64_t j) const { return base + j * stride; }
+  static __m256 load(const float* p) { return _mm256_loadu_ps(p); }
+};
+struct F16Rows {
+  const uint16_t* base;
+  int64_t stride;
+  const uint16_t* row(int64_t j) const { return base + j * stride; }
+  static __m256 load(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+};
+
+// acc[0, 32) = acc * alpha + sum_{j in [lo, hi)} p[j] v[j][d0, d0 + 32)
+template <class Rows>
+inline void pv32(float* acc, float alpha, const float* p, const Rows& v, int64_t d0, int64_t lo,
                  int64_t hi) {
   const __m256 al = _mm256_set1_ps(alpha);
   __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(acc), al);
@@ -73,26 +92,26 @@ inline void pv32(float* acc, float alpha, const float* p, const float* v, int64_
   __m256 b0 = _mm256_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;
   int64_t j = lo;
   for (; j + 1 < hi; j += 2) {
-    const float* v0 = v + j * dv;
-    const float* v1 = v0 + dv;
+    const auto* v0 = v.row(j) + d0;
+    const auto* v1 = v.row(j + 1) + d0;
     const __m256 p0 = _mm256_set1_ps(p[j]);
     const __m256 p1 = _mm256_set1_ps(p[j + 1]);
-    a0 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0), a0);
-    a1 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 8), a1);
-    a2 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 16), a2);
-    a3 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 24), a3);
-    b0 = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v1), b0);
-    b1 = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v1 + 8), b1);
-    b2 = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v1 + 16), b2);
-    b3 = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v1 + 24), b3);
+    a0 = _mm256_fmadd_ps(p0, Rows::load(v0), a0);
+    a1 = _mm256_fmadd_ps(p0, Rows::load(v0 + 8), a1);
+    a2 = _mm256_fmadd_ps(p0, Rows::load(v0 + 16), a2);
+    a3 = _mm256_fmadd_ps(p0, Rows::load(v0 + 24), a3);
+    b0 = _mm256_fmadd_ps(p1, Rows::load(v1), b0);
+    b1 = _mm256_fmadd_ps(p1, Rows::load(v1 + 8), b1);
+    b2 = _mm256_fmadd_ps(p1, Rows::load(v1 + 16), b2);
+    b3 = _mm256_fmadd_ps(p1, Rows::load(v1 + 24), b3);
   }
   if (j < hi) {
-    const float* v0 = v + j * dv;
+    const auto* v0 = v.row(j) + d0;
     const __m256 p0 = _mm256_set1_ps(p[j]);
-    a0 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0), a0);
-    a1 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 8), a1);
-    a2 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 16), a2);
-    a3 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 24), a3);
+    a0 = _mm256_fmadd_ps(p0, Rows::load(v0), a0);
+    a1 = _mm256_fmadd_ps(p0, Rows::load(v0 + 8), a1);
+    a2 = _mm256_fmadd_ps(p0, Rows::load(v0 + 16), a2);
+    a3 = _mm256_fmadd_ps(p0, Rows::load(v0 + 24), a3);
   }
   _mm256_storeu_ps(acc, _mm256_add_ps(a0, b0));
   _mm256_storeu_ps(acc + 8, _mm256_add_ps(a1, b1));
@@ -100,16 +119,17 @@ inline void pv32(float* acc, float alpha, const float* p, const float* v, int64_
   _mm256_storeu_ps(acc + 24, _mm256_add_ps(a3, b3));
 }
 
-inline void pv8(float* acc, float alpha, const float* p, const float* v, int64_t dv, int64_t lo,
+template <class Rows>
+inline void pv8(float* acc, float alpha, const float* p, const Rows& v, int64_t d0, int64_t lo,
                 int64_t hi) {
   __m256 a = _mm256_mul_ps(_mm256_loadu_ps(acc), _mm256_set1_ps(alpha));
   __m256 b = _mm256_setzero_ps();
   int64_t j = lo;
   for (; j + 1 < hi; j += 2) {
-    a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(v + j * dv), a);
-    b = _mm256_fmadd_ps(_mm256_set1_ps(p[j + 1]), _mm256_loadu_ps(v + (j + 1) * dv), b);
+    a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), Rows::load(v.row(j) + d0), a);
+    b = _mm256_fmadd_ps(_mm256_set1_ps(p[j + 1]), Rows::load(v.row(j + 1) + d0), b);
   }
-  if (j < hi) a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(v + j * dv), a);
+  if (j < hi) a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), Rows::load(v.row(j) + d0), a);
   _mm256_storeu_ps(acc, _mm256_add_ps(a, b));
 }
 
@@ -133,9 +153,11 @@ namespace {
 
 // One row of the tile. DK > 0: the key width as a compile-time constant
 // (immediate offsets for the 8 key rows instead of 8 live pointers);
-// DK = 0: a.dk. Same operations in the same order either way.
-template <int DK>
-void tile_row(const FlashTileArgs& a, int64_t r) {
+// DK = 0: a.dk. Same operations in the same order either way. Key rows at
+// or past hi are never read (the last 8-row block takes only its existing
+// rows; the other lanes are masked anyway).
+template <int DK, class Rows>
+void tile_row(const FlashTileArgs& a, const Rows& kr, const Rows& vr, int64_t r) {
   const int64_t dk = DK > 0 ? DK : a.dk, dv = a.dv;
   float* s = a.s;
   const __m256 neg_inf = _mm256_set1_ps(-INFINITY);
@@ -147,11 +169,15 @@ void tile_row(const FlashTileArgs& a, int64_t r) {
   for (int64_t j0 = jb; j0 < hi; j0 += 8) {
     __m256 acc[8];
     for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
-    const float* k = a.k + j0 * dk;
+    const auto* k = kr.row(j0);
+    const int64_t ks = DK > 0 && std::is_same_v<Rows, F32Rows> ? DK : kr.stride;
+    const int n = static_cast<int>(std::min<int64_t>(8, hi - j0));
     for (int64_t d = 0; d < dk; d += 8) {
       const __m256 qv = _mm256_loadu_ps(q + d);
-      for (int i = 0; i < 8; ++i) {
-        acc[i] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k + i * dk + d), acc[i]);
+      if (n == 8) {
+        for (int i = 0; i < 8; ++i) acc[i] = _mm256_fmadd_ps(qv, Rows::load(k + i * ks + d), acc[i]);
+      } else {
+        for (int i = 0; i < n; ++i) acc[i] = _mm256_fmadd_ps(qv, Rows::load(k + i * ks + d), acc[i]);
       }
     }
     const __m256 sv = _mm256_blendv_ps(neg_inf, transpose_add8(acc), visible(j0, lo, hi));
@@ -173,8 +199,25 @@ void tile_row(const FlashTileArgs& a, int64_t r) {
   a.m[r] = m_new;
   float* acc = a.acc + r * dv;
   int64_t d0 = 0;
-  for (; d0 + 32 <= dv; d0 += 32) pv32(acc + d0, alpha, s, a.v + d0, dv, lo, hi);
-  for (; d0 < dv; d0 += 8) pv8(acc + d0, alpha, s, a.v + d0, dv, lo, hi);
+  for (; d0 + 32 <= dv; d0 += 32) pv32(acc + d0, alpha, s, vr, d0, lo, hi);
+  for (; d0 < dv; d0 += 8) pv8(acc + d0, alpha, s, vr, d0, lo, hi);
+}
+
+template <class Rows>
+void tile_rows(const FlashTileArgs& a, const Rows& kr, const Rows& vr) {
+  for (int64_t r = 0; r < a.n_q; ++r) {
+    switch (a.dk) {
+      case 64:
+        tile_row<64>(a, kr, vr, r);
+        break;
+      case 128:
+        tile_row<128>(a, kr, vr, r);
+        break;
+      default:
+        tile_row<0>(a, kr, vr, r);
+        break;
+    }
+  }
 }
 
 }  // namespace
@@ -184,19 +227,15 @@ void flash_tile(const FlashTileArgs& a) {
     kernels::ref::flash_tile(a);
     return;
   }
-  for (int64_t r = 0; r < a.n_q; ++r) {
-    switch (a.dk) {
-      case 64:
-        tile_row<64>(a, r);
-        break;
-      case 128:
-        tile_row<128>(a, r);
-        break;
-      default:
-        tile_row<0>(a, r);
-        break;
-    }
+  tile_rows(a, F32Rows{a.k, a.dk}, F32Rows{a.v, a.dv});
+}
+
+void flash_tile_f16(const FlashTileArgs& a, const FlashF16Rows& rows) {
+  if (a.dk % 8 != 0 || a.dv % 8 != 0) {
+    kernels::ref::flash_tile_f16(a, rows);
+    return;
   }
+  tile_rows(a, F16Rows{rows.k, rows.k_stride}, F16Rows{rows.v, rows.v_stride});
 }
 
 void f16_to_f32_row(const void* x, float* y, int64_t n) {
@@ -223,6 +262,7 @@ void bf16_to_f32_row(const void* x, float* y, int64_t n) {
 void fill_attention(AttentionKernels& t) {
   t.isa = Isa::avx2;
   t.flash_tile = flash_tile;
+  t.flash_tile_f16 = flash_tile_f16;
   t.widen_f16 = f16_to_f32_row;
   t.widen_bf16 = bf16_to_f32_row;
   t.widen_q8_0 = dequantize_row_q8_0;  // avx2_widen.cpp
