@@ -7,8 +7,9 @@
 // (checked on every ISA the CPU runs, in row_ops_test.cpp):
 //   exp      <= 2 ulp of exp computed in double, over all float inputs;
 //            -inf and x < -103.98 -> +0, x > 88.73 and +inf -> +inf, NaN -> NaN
-//   swiglu   <= 4 ulp of silu(g) * u computed in double (exp plus a divide
-//            and a product)
+//   swiglu   <= 4 float epsilons relative to silu(g) * u computed in double
+//            (exp plus a divide and a product), or 1e-35 absolute: for
+//            g < -88.7 exp(-g) overflows and silu(g) is -0 (scalar op too)
 //   softmax  <= 1e-6 relative to the scalar op (sum of exp in double either
 //            way; only the summation order and exp differ)
 //   rmsnorm  bit-identical to the scalar op except when the double sum of

@@ -3,6 +3,12 @@
 // a row runs in the same code through vmaskmov loads and stores (masked
 // lanes read as 0 and are never written), so every element gets the same
 // arithmetic whatever its index.
+// GCC fuses a vector a * b + c written with intrinsics into an FMA
+// (-ffp-contract=fast is its C++ default even in ISO mode); rope_apply and
+// add promise the scalar ops' separately rounded products.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 #include <immintrin.h>
 
 #include <cmath>

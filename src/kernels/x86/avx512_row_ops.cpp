@@ -2,6 +2,17 @@
 // scalar oracles are in kernels/ref/ops.cpp). 16 lanes per step; the tail
 // of a row runs in the same code under a lane mask, so every element gets
 // the same arithmetic whatever its index.
+// GCC 12's headers trip -Wmaybe-uninitialized on _mm512_undefined_*().
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+// GCC fuses a vector a * b + c written with intrinsics into an FMA
+// (-ffp-contract=fast is its C++ default even in ISO mode); rope_apply and
+// add promise the scalar ops' separately rounded products.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 #include <immintrin.h>
 
 #include <cmath>
