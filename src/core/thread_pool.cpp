@@ -42,11 +42,18 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::work(int thread) {
+  // Tasks done by this thread, reported to done_ once on the way out (one
+  // contended atomic per thread and job instead of one per task). The job
+  // cannot end before they are reported, so the ticket stays this job's.
+  int64_t finished = 0;
   uint64_t t = ticket_.load(std::memory_order_acquire);
   for (;;) {
     const uint64_t n_tasks = (t >> kIdxBits) & kIdxMask;
     const uint64_t idx = t & kIdxMask;
-    if (idx >= n_tasks) return;
+    if (idx >= n_tasks) {
+      if (finished > 0) done_.fetch_add(finished, std::memory_order_release);
+      return;
+    }
     // Success means task idx of the job described by t is ours; that job is
     // still current (it cannot end before this task is done), so fn_ is its.
     if (!ticket_.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel,
@@ -54,7 +61,7 @@ void ThreadPool::work(int thread) {
       continue;  // t was reloaded
     }
     (*fn_)(static_cast<int64_t>(idx), thread);
-    done_.fetch_add(1, std::memory_order_release);
+    ++finished;
     t = ticket_.load(std::memory_order_acquire);
   }
 }

@@ -92,7 +92,7 @@ void tile_row(const FlashTileArgs& a, int64_t r) {
   }
   const float m_old = a.m[r];
   const float m_new = std::max(m_old, vmaxvq_f32(vmax));
-  const float alpha = std::exp(m_old - m_new);
+  const float alpha = vgetq_lane_f32(exp4(vdupq_n_f32(m_old - m_new)), 0);  // no libm call
   const float32x4_t mv = vdupq_n_f32(m_new);
   float32x4_t vsum = vdupq_n_f32(0.0f);
   for (int64_t j0 = jb; j0 < hi; j0 += 4) {

@@ -162,7 +162,7 @@ void tile_row(const FlashTileArgs& a, const Rows& kr, const Rows& vr, int64_t r)
   }
   const float m_old = a.m[r];
   const float m_new = std::max(m_old, hmax8(vmax));
-  const float alpha = std::exp(m_old - m_new);
+  const float alpha = _mm256_cvtss_f32(exp8(_mm256_set1_ps(m_old - m_new)));  // no libm call
   const __m256 mv = _mm256_set1_ps(m_new);
   __m256 vsum = _mm256_setzero_ps();
   for (int64_t j0 = jb; j0 < hi; j0 += 8) {
