@@ -4,7 +4,9 @@
 // Latency and robustness on a busy machine:
 //  - Workers spin briefly on a job counter, then yield, then sleep on a
 //    condition variable, so an idle pool costs nothing.
-//  - Tasks are claimed dynamically, and the caller works too. The caller
+//  - Tasks are claimed dynamically, a run of consecutive tasks per claim
+//    (1/(8 n_threads) of what is left, at least one: few contended claims
+//    for jobs of many tiny tasks), and the caller works too. The caller
 //    waits for the job's *tasks* to finish, never for workers to check in:
 //    if a worker is descheduled (other processes on the cores) the caller
 //    simply runs the remaining tasks itself instead of stalling a time
