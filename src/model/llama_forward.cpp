@@ -175,9 +175,13 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
   // x[t] = token_embd[tokens[t]]   (dequantized row: [n_embd]);
   // rope_cs[t] = cos/sin of position n_past + t, shared by every layer.
   const kernels::ToFloatFn embd_to_float = kt.for_type(w.token_embd.type).to_float;
+  // Layer 0's attention norm runs here too; every later layer's runs in the
+  // pass that ends the layer before (x += ffn output), see below.
+  const float* norm0 = c.n_layer > 0 ? w.layers[0].attn_norm.row<const float>(0) : nullptr;
   for_rows(pool, n, [&](int64_t t) {
     embd_to_float(w.token_embd.row<const void>(tokens[t]), x + t * n_embd, n_embd);
     ops::rope_cache(rope_cs + t * cs_n, c.n_rot, n_past + t, c.rope_freq_base);
+    if (norm0 != nullptr) ro.rmsnorm(xb + t * n_embd, x + t * n_embd, norm0, n_embd, c.rms_eps);
   });
 
   for (int64_t il = 0; il < c.n_layer; ++il) {
@@ -185,10 +189,8 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
 
     // ---- attention block ----
     // xb = rmsnorm(x) * attn_norm                        [n][n_embd]
-    for_rows(pool, n, [&](int64_t t) {
-      ro.rmsnorm(xb + t * n_embd, x + t * n_embd, L.attn_norm.row<const float>(0), n_embd,
-                 c.rms_eps);
-    });
+    // (already computed: with the embedding for layer 0, else at the end of
+    // the previous layer)
     // q = xb Wq^T [n][q_dim];  k = xb Wk^T, v = xb Wv^T [n][kv_dim]
     kernels::matmul(L.attn_q, xb, n, q, q_dim, mm, pool, kt);
     kernels::matmul(L.attn_k, xb, n, k, kv_dim, mm, pool, kt);
@@ -247,7 +249,16 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
     });
     // x += gate Wdown^T                                      [n][n_embd]
     kernels::matmul(L.ffn_down, gate, n, proj, n_embd, mm, pool, kt);
-    for_rows(pool, n, [&](int64_t t) { ro.add(x + t * n_embd, proj + t * n_embd, n_embd); });
+    // and, in the same pass per row, the next layer's xb = rmsnorm(x) * attn_norm
+    const float* next_norm =
+        il + 1 < c.n_layer ? w.layers[static_cast<size_t>(il + 1)].attn_norm.row<const float>(0)
+                           : nullptr;
+    for_rows(pool, n, [&](int64_t t) {
+      ro.add(x + t * n_embd, proj + t * n_embd, n_embd);
+      if (next_norm != nullptr) {
+        ro.rmsnorm(xb + t * n_embd, x + t * n_embd, next_norm, n_embd, c.rms_eps);
+      }
+    });
   }
 
   // ---- output: only the rows whose logits are requested ----
