@@ -1,6 +1,7 @@
 // Element-wise and row ops of the llama family (scalar, auto-vectorised by
 // the compiler). Each forward op has its backward twin in src/train (same
-// argument order, llm.c style).
+// argument order, llm.c style). These are also the oracles of the per-ISA
+// SIMD versions in kernels/row_ops.h, which the forward pass calls.
 #pragma once
 
 #include <cstdint>

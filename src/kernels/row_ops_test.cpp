@@ -69,11 +69,12 @@ TEST(RowOpsTest, SetMatchesTableIsa) {
 // range, and the special values: <= 2 ulp from exp computed in double.
 TEST(RowOpsTest, ExpWithin2UlpOverAllFloats) {
   std::vector<float> x;
-  for (uint64_t u = 0; u <= 0xFFFFFFFFull; u += 4099) x.push_back(from_bits(static_cast<uint32_t>(u)));
+  for (uint64_t u = 0; u <= 0xFFFFFFFFull; u += 4099)
+    x.push_back(from_bits(static_cast<uint32_t>(u)));
   for (float a = -110.0f; a <= 95.0f; a += 0.0137f) x.push_back(a);
-  for (float a : {-104.0f, -103.98f, -103.97f, -103.9f, -87.34f, -87.33f, 88.72f, 88.7228f,
-                  88.72284f, 88.723f, 89.0f, 100.0f, 1e30f, -1e30f, 0.0f, -0.0f, 1e-30f,
-                  kInf, -kInf, kNan, -kNan}) {
+  for (float a : {-104.0f,  -103.98f,  -103.97f, -103.9f, -87.34f, -87.33f, 88.72f,
+                  88.7228f, 88.72284f, 88.723f,  89.0f,   100.0f,  1e30f,   -1e30f,
+                  0.0f,     -0.0f,     1e-30f,   kInf,    -kInf,   kNan,    -kNan}) {
     x.push_back(a);
   }
   for (Isa isa : isas()) {
@@ -119,8 +120,8 @@ TEST(RowOpsTest, SwigluMatchesDoubleFormulaAndScalarOp) {
     auto g = random_vector(static_cast<size_t>(n), 10 + static_cast<uint32_t>(n), 6.0f);
     auto u = random_vector(static_cast<size_t>(n), 20 + static_cast<uint32_t>(n), 2.0f);
     if (n >= 15) {  // special gates: silu saturates, underflows, or is NaN
-      const float sp[] = {-kInf, kInf, kNan, -100.0f, 100.0f, -88.0f, 0.0f, -0.0f,
-                          1e-30f, -30.0f, 30.0f, -1e30f, 1e30f, 89.5f, -89.5f};
+      const float sp[] = {-kInf,  kInf,   kNan,  -100.0f, 100.0f, -88.0f, 0.0f,  -0.0f,
+                          1e-30f, -30.0f, 30.0f, -1e30f,  1e30f,  89.5f,  -89.5f};
       for (size_t i = 0; i < 15; ++i) g[i] = sp[i];
     }
     std::vector<double> ref(g.size());
@@ -165,7 +166,8 @@ TEST(RowOpsTest, SoftmaxMatchesScalarOp) {
       ops_of(isa).softmax(y.data(), n);
       double sum = 0;
       for (int64_t i = 0; i < n; ++i) {
-        EXPECT_NEAR(y[i], ref[i], 1e-6 * ref[i] + 1e-30) << isa_name(isa) << " n " << n << " i " << i;
+        EXPECT_NEAR(y[i], ref[i], 1e-6 * ref[i] + 1e-30)
+            << isa_name(isa) << " n " << n << " i " << i;
         sum += y[i];
       }
       EXPECT_NEAR(sum, 1.0, 1e-6) << isa_name(isa);
@@ -233,7 +235,8 @@ TEST(RowOpsTest, AddBitForBit) {
     for (Isa isa : isas()) {
       std::vector<float> out = y;
       ops_of(isa).add(out.data(), x.data(), n);
-      EXPECT_EQ(0, std::memcmp(out.data(), ref.data(), sizeof(float) * ref.size())) << isa_name(isa);
+      EXPECT_EQ(0, std::memcmp(out.data(), ref.data(), sizeof(float) * ref.size()))
+          << isa_name(isa);
     }
   }
 }

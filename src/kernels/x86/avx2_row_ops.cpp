@@ -77,8 +77,7 @@ void softmax(float* x, int64_t n) {
   __m256d sum = _mm256_setzero_pd();
   for (int64_t i = 0; i < n; i += 8) {
     const __m256i m = tail_mask(n - i);
-    const __m256 e =
-        _mm256_and_ps(_mm256_castsi256_ps(m), exp8(_mm256_sub_ps(load(x + i, m), mx)));
+    const __m256 e = _mm256_and_ps(_mm256_castsi256_ps(m), exp8(_mm256_sub_ps(load(x + i, m), mx)));
     store(x + i, m, e);
     sum = widen_add(sum, e);
   }

@@ -67,7 +67,8 @@ void softmax(float* x, int64_t n) {
   __m512d sum = _mm512_setzero_pd();
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
-    const __m512 e = _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), mx)));
+    const __m512 e =
+        _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), mx)));
     _mm512_mask_storeu_ps(x + i, m, e);
     sum = widen_add(sum, e);
   }
@@ -105,7 +106,8 @@ void rope_apply(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, cons
       const __mmask16 m = tail_mask(n_rot - i);
       const __m512 v = _mm512_maskz_loadu_ps(m, p + i);
       const __m512 a = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, cs + i));
-      const __m512 b = _mm512_mul_ps(_mm512_permute_ps(v, 0xB1), _mm512_maskz_loadu_ps(m, cs + n_rot + i));
+      const __m512 b =
+          _mm512_mul_ps(_mm512_permute_ps(v, 0xB1), _mm512_maskz_loadu_ps(m, cs + n_rot + i));
       _mm512_mask_storeu_ps(p + i, m, _mm512_add_ps(a, b));
     }
   }
@@ -114,8 +116,8 @@ void rope_apply(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, cons
 void add(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
-    _mm512_mask_storeu_ps(y + i, m,
-                          _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_maskz_loadu_ps(m, x + i)));
+    _mm512_mask_storeu_ps(
+        y + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + i), _mm512_maskz_loadu_ps(m, x + i)));
   }
 }
 
