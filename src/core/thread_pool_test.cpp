@@ -31,6 +31,20 @@ TEST(ThreadPool, EveryTaskOnceAcrossManyJobs) {
   }
 }
 
+// Jobs large enough that a claim takes a run of tasks (guided claiming),
+// with sizes changing from job to job: still every task exactly once.
+TEST(ThreadPool, LargeJobsClaimRunsOfTasksEachOnce) {
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    for (int job = 0; job < 60; ++job) {
+      const int64_t n = 100 + (job * 997) % 5000;
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      pool.run(n, [&](int64_t t, int) { hits[static_cast<size_t>(t)].fetch_add(1); });
+      for (int64_t t = 0; t < n; ++t) ASSERT_EQ(hits[t].load(), 1) << "job " << job << " task " << t;
+    }
+  }
+}
+
 TEST(ThreadPool, RunReturnsOnlyAfterAllTasksFinish) {
   ThreadPool pool(2);
   for (int job = 0; job < 200; ++job) {

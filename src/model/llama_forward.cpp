@@ -24,6 +24,7 @@
 #include "kernels/hadamard.h"
 #include "kernels/kernels.h"
 #include "kernels/ops.h"
+#include "kernels/row_ops.h"
 #include "model/attention.h"
 #include "model/flash_attention.h"
 #include "model/llama_weights.h"
@@ -44,10 +45,17 @@ Status alloc_floats(Buffer& b, int64_t rows, int64_t cols, const char* what) {
   return Status::success();
 }
 
-// Runs fn(t) for every token row t in [0, n), one row per task.
+// Runs fn(t) for every token row t in [0, n), in tasks of consecutive rows:
+// about 8 per thread, enough for the dynamic claiming to even out a thread
+// that is descheduled, without one claim per (often sub-microsecond) row.
+// Each row is computed by the same code whoever runs it.
 template <class Fn>
 void for_rows(ThreadPool& pool, int64_t n, Fn&& fn) {
-  pool.run(n, [&](int64_t t, int) { fn(t); });
+  const int64_t chunk = std::max<int64_t>(1, n / (8 * int64_t{pool.n_threads()}));
+  pool.run((n + chunk - 1) / chunk, [&](int64_t task, int) {
+    const int64_t end = std::min(n, (task + 1) * chunk);
+    for (int64_t t = task * chunk; t < end; ++t) fn(t);
+  });
 }
 
 }  // namespace
@@ -86,6 +94,7 @@ std::vector<ScratchBuffer> scratch_layout(const ModelConfig& c, int64_t ub, int6
       {&S::proj, ub, c.n_embd, "proj"},
       {&S::gate, ub, c.n_ff, "gate"},
       {&S::up, ub, c.n_ff, "up"},
+      {&S::rope_cs, ub, 2 * c.n_rot, "rope cache"},
       {&S::att_f32, threads, n_ctx, "attention scores"},
       // F16 half of the attention scratch: [n_threads][n_ctx + head_dim] uint16.
       {&S::att_f16, threads, (n_ctx + c.head_dim + 1) / 2, "attention f16"},
@@ -136,7 +145,7 @@ uint64_t ForwardScratch::planned_bytes(const ModelConfig& c, int64_t n_ubatch, i
 
 uint64_t ForwardScratch::bytes() const {
   return x.size_bytes() + xb.size_bytes() + q.size_bytes() + k.size_bytes() + v.size_bytes() +
-         att.size_bytes() + proj.size_bytes() + gate.size_bytes() + up.size_bytes() +
+         att.size_bytes() + proj.size_bytes() + gate.size_bytes() + up.size_bytes() + rope_cs.size_bytes() +
          att_f32.size_bytes() + att_f16.size_bytes() + flash.size_bytes() + flash_parts.size_bytes() + flash_lse.size_bytes() +
          matmul_scratch.capacity();
 }
@@ -145,6 +154,8 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
                    ForwardScratch& s, ThreadPool& pool, const int32_t* tokens, int64_t n,
                    int64_t n_past, int64_t out_begin, float* logits, KvOffload* offload) {
   const kernels::KernelTable& kt = kernels::active();
+  // Element-wise and row ops, vectorised for the table's ISA (kernels/row_ops.h).
+  const kernels::RowOps& ro = kernels::row_ops(kt);
   const int64_t n_embd = c.n_embd;
   const int64_t q_dim = c.n_head * c.head_dim;
   const int64_t kv_dim = c.n_head_kv * c.head_dim;
@@ -158,23 +169,29 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
   float* proj = s.proj.as<float>();  // [n][n_embd]
   float* gate = s.gate.as<float>();  // [n][n_ff]
   float* up = s.up.as<float>();      // [n][n_ff]
+  float* rope_cs = s.rope_cs.as<float>();  // [n][cs_n]
+  const int64_t cs_n = 2 * c.n_rot;
   auto& mm = s.matmul_scratch;
 
-  // x[t] = token_embd[tokens[t]]   (dequantized row: [n_embd])
+  // x[t] = token_embd[tokens[t]]   (dequantized row: [n_embd]);
+  // rope_cs[t] = cos/sin of position n_past + t, shared by every layer.
   const kernels::ToFloatFn embd_to_float = kt.for_type(w.token_embd.type).to_float;
-  for (int64_t t = 0; t < n; ++t) {
+  // Layer 0's attention norm runs here too; every later layer's runs in the
+  // pass that ends the layer before (x += ffn output), see below.
+  const float* norm0 = c.n_layer > 0 ? w.layers[0].attn_norm.row<const float>(0) : nullptr;
+  for_rows(pool, n, [&](int64_t t) {
     embd_to_float(w.token_embd.row<const void>(tokens[t]), x + t * n_embd, n_embd);
-  }
+    ops::rope_cache(rope_cs + t * cs_n, c.n_rot, n_past + t, c.rope_freq_base);
+    if (norm0 != nullptr) ro.rmsnorm(xb + t * n_embd, x + t * n_embd, norm0, n_embd, c.rms_eps);
+  });
 
   for (int64_t il = 0; il < c.n_layer; ++il) {
     const LlamaLayer& L = w.layers[static_cast<size_t>(il)];
 
     // ---- attention block ----
     // xb = rmsnorm(x) * attn_norm                        [n][n_embd]
-    for_rows(pool, n, [&](int64_t t) {
-      ops::rmsnorm(xb + t * n_embd, x + t * n_embd, L.attn_norm.row<const float>(0), n_embd,
-                   c.rms_eps);
-    });
+    // (already computed: with the embedding for layer 0, else at the end of
+    // the previous layer)
     // q = xb Wq^T [n][q_dim];  k = xb Wk^T, v = xb Wv^T [n][kv_dim]
     // (xb quantized once for the three: one MatmulInput)
     {
@@ -183,22 +200,27 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
       kernels::matmul(L.attn_k, in, k, kv_dim, pool, kt);
       kernels::matmul(L.attn_v, in, v, kv_dim, pool, kt);
     }
-    // rotate q and k by their absolute positions
+    // Per token, in one parallel region: rotate q and k by their absolute
+    // positions; Hadamard cache: q, k, v <- H q, H k, H v per head (H
+    // orthogonal, so q.k is unchanged and the output is rotated back below);
+    // then cache[il][n_past + t] = k[t], v[t]. Tokens write distinct cache
+    // rows, except in a ring smaller than the micro-batch (later tokens
+    // overwrite earlier ones; offloaded layers keep their resident rows in
+    // a ring too): those rows are stored in token order after.
+    const bool store_in_parallel = cache.ring(il) == 0;
     for_rows(pool, n, [&](int64_t t) {
-      ops::rope(q + t * q_dim, c.n_head, c.head_dim, c.n_rot, n_past + t, c.rope_freq_base);
-      ops::rope(k + t * kv_dim, c.n_head_kv, c.head_dim, c.n_rot, n_past + t, c.rope_freq_base);
-    });
-    // Hadamard cache: q, k, v <- H q, H k, H v per head (H orthogonal, so
-    // q.k is unchanged and the output is rotated back below).
-    if (cache.hadamard()) {
-      for_rows(pool, n, [&](int64_t t) {
+      ro.rope_apply(q + t * q_dim, c.n_head, c.head_dim, c.n_rot, rope_cs + t * cs_n);
+      ro.rope_apply(k + t * kv_dim, c.n_head_kv, c.head_dim, c.n_rot, rope_cs + t * cs_n);
+      if (cache.hadamard()) {
         kernels::hadamard_heads(q + t * q_dim, c.n_head, c.head_dim);
         kernels::hadamard_heads(k + t * kv_dim, c.n_head_kv, c.head_dim);
         kernels::hadamard_heads(v + t * kv_dim, c.n_head_kv, c.head_dim);
-      });
+      }
+      if (store_in_parallel) cache.store(il, n_past + t, k + t * kv_dim, v + t * kv_dim);
+    });
+    if (!store_in_parallel) {
+      for (int64_t t = 0; t < n; ++t) cache.store(il, n_past + t, k + t * kv_dim, v + t * kv_dim);
     }
-    // cache[il][n_past + t] = k[t], v[t]
-    for (int64_t t = 0; t < n; ++t) cache.store(il, n_past + t, k + t * kv_dim, v + t * kv_dim);
     // att = softmax(q k^T / sqrt(head_dim)) v per head      [n][q_dim]
     // (offloaded layers: piece by piece from disk + ring)
     if (offload != nullptr && offload->offloaded(il)) {
@@ -212,15 +234,15 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
         kernels::hadamard_heads(att + t * q_dim, c.n_head, c.head_dim);
       });
     }
-    // x += att Wo^T                                          [n][n_embd]
+    // proj = att Wo^T                                        [n][n_embd]
     kernels::matmul(L.attn_output, att, n, proj, n_embd, mm, pool, kt);
-    ops::add(x, proj, n * n_embd);
 
     // ---- feed-forward block ----
-    // xb = rmsnorm(x) * ffn_norm                             [n][n_embd]
+    // x += proj; xb = rmsnorm(x) * ffn_norm  (one pass per row)  [n][n_embd]
     for_rows(pool, n, [&](int64_t t) {
-      ops::rmsnorm(xb + t * n_embd, x + t * n_embd, L.ffn_norm.row<const float>(0), n_embd,
-                   c.rms_eps);
+      ro.add(x + t * n_embd, proj + t * n_embd, n_embd);
+      ro.rmsnorm(xb + t * n_embd, x + t * n_embd, L.ffn_norm.row<const float>(0), n_embd,
+                 c.rms_eps);
     });
     // gate = xb Wgate^T, up = xb Wup^T                       [n][n_ff]
     {
@@ -230,11 +252,20 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
     }
     // gate = silu(gate) * up                                 [n][n_ff]
     for_rows(pool, n, [&](int64_t t) {
-      ops::swiglu(gate + t * n_ff, gate + t * n_ff, up + t * n_ff, n_ff);
+      ro.swiglu(gate + t * n_ff, gate + t * n_ff, up + t * n_ff, n_ff);
     });
     // x += gate Wdown^T                                      [n][n_embd]
     kernels::matmul(L.ffn_down, gate, n, proj, n_embd, mm, pool, kt);
-    ops::add(x, proj, n * n_embd);
+    // and, in the same pass per row, the next layer's xb = rmsnorm(x) * attn_norm
+    const float* next_norm =
+        il + 1 < c.n_layer ? w.layers[static_cast<size_t>(il + 1)].attn_norm.row<const float>(0)
+                           : nullptr;
+    for_rows(pool, n, [&](int64_t t) {
+      ro.add(x + t * n_embd, proj + t * n_embd, n_embd);
+      if (next_norm != nullptr) {
+        ro.rmsnorm(xb + t * n_embd, x + t * n_embd, next_norm, n_embd, c.rms_eps);
+      }
+    });
   }
 
   // ---- output: only the rows whose logits are requested ----
@@ -242,8 +273,8 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
   if (n_out <= 0) return;
   // xb[r] = rmsnorm(x[out_begin + r]) * output_norm         [n_out][n_embd]
   for_rows(pool, n_out, [&](int64_t r) {
-    ops::rmsnorm(xb + r * n_embd, x + (out_begin + r) * n_embd, w.output_norm.row<const float>(0),
-                 n_embd, c.rms_eps);
+    ro.rmsnorm(xb + r * n_embd, x + (out_begin + r) * n_embd, w.output_norm.row<const float>(0),
+               n_embd, c.rms_eps);
   });
   // logits = xb Wout^T                                       [n_out][n_vocab]
   kernels::matmul(w.output, xb, n_out, logits, c.n_vocab, mm, pool, kt);

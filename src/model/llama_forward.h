@@ -31,6 +31,7 @@ struct ForwardScratch {
   Buffer proj;     // [n_ubatch][n_embd]  attn_output / ffn_down result
   Buffer gate;     // [n_ubatch][n_ff]
   Buffer up;       // [n_ubatch][n_ff]
+  Buffer rope_cs;  // [n_ubatch][2 * n_rot]  cos/sin of each token's position (ops::rope_cache)
   Buffer att_f32;  // [n_threads][n_ctx]  scores / probabilities of one query
   Buffer att_f16;  // [n_threads][n_ctx + head_dim]  probabilities and query in F16
   Buffer flash;    // [n_threads][flash_floats]  flash-attention tiles, accumulators,

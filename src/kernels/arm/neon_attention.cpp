@@ -3,7 +3,7 @@
 // structure with 4 lanes:
 //   scores: 4 key rows at a time, one accumulator per key, then a 4x4
 //           transpose-add (two rounds of pairwise adds); masked lanes -inf;
-//   exp:    4 lanes (exp4 below), masked lanes forced to 0;
+//   exp:    4 lanes (exp4, neon_exp.h), masked lanes forced to 0;
 //   P V:    16-float chunks of the output row in registers, even and odd
 //           positions in two accumulator sets (8 fma chains).
 // Rows of k are read in whole groups of 4 from lo & ~3 up to round_up(hi, 4)
@@ -14,31 +14,11 @@
 #include <cmath>
 
 #include "kernels/arm/neon_attention.h"
+#include "kernels/arm/neon_exp.h"
 #include "kernels/arm/neon_kernels.h"
 
 namespace ef::kernels::arm::neon {
 namespace {
-
-// exp(x) for x <= 88 (the AVX2 kernel's polynomial and range reduction):
-// n = round(x / ln 2), r = x - n ln 2 in two parts, degree-7 Taylor in r,
-// times 2^n built in the exponent field. x is clamped to [-87, 88].
-inline float32x4_t exp4(float32x4_t x) {
-  x = vmaxq_f32(x, vdupq_n_f32(-87.0f));
-  x = vminq_f32(x, vdupq_n_f32(88.0f));
-  const float32x4_t n = vrndnq_f32(vmulq_n_f32(x, 1.44269504088896f));
-  float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693145751953125f));
-  r = vfmsq_f32(r, n, vdupq_n_f32(1.428606765330187e-06f));
-  float32x4_t p = vdupq_n_f32(1.0f / 5040.0f);
-  p = vfmaq_f32(vdupq_n_f32(1.0f / 720.0f), p, r);
-  p = vfmaq_f32(vdupq_n_f32(1.0f / 120.0f), p, r);
-  p = vfmaq_f32(vdupq_n_f32(1.0f / 24.0f), p, r);
-  p = vfmaq_f32(vdupq_n_f32(1.0f / 6.0f), p, r);
-  p = vfmaq_f32(vdupq_n_f32(0.5f), p, r);
-  p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
-  p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
-  const int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
-  return vmulq_f32(p, vreinterpretq_f32_s32(e));
-}
 
 // All-ones lanes for positions j0 + i inside [lo, hi).
 inline uint32x4_t visible(int64_t j0, int64_t lo, int64_t hi) {
@@ -112,7 +92,7 @@ void tile_row(const FlashTileArgs& a, int64_t r) {
   }
   const float m_old = a.m[r];
   const float m_new = std::max(m_old, vmaxvq_f32(vmax));
-  const float alpha = std::exp(m_old - m_new);
+  const float alpha = vgetq_lane_f32(exp4(vdupq_n_f32(m_old - m_new)), 0);  // no libm call
   const float32x4_t mv = vdupq_n_f32(m_new);
   float32x4_t vsum = vdupq_n_f32(0.0f);
   for (int64_t j0 = jb; j0 < hi; j0 += 4) {

@@ -49,6 +49,36 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t po
   // Dimensions [n_rot, head_dim) pass through unchanged.
 }
 
+void rope_cache(float* cs, int64_t n_rot, int64_t pos, float freq_base) {
+  // Same angles, built the same way, as rope() above.
+  const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
+  float theta = static_cast<float>(pos);
+  for (int64_t i0 = 0; i0 < n_rot; i0 += 2) {
+    const float cos_theta = std::cos(theta);
+    const float sin_theta = std::sin(theta);
+    cs[i0] = cos_theta;
+    cs[i0 + 1] = cos_theta;
+    cs[n_rot + i0] = -sin_theta;
+    cs[n_rot + i0 + 1] = sin_theta;
+    theta *= theta_scale;
+  }
+}
+
+void rope_apply(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float* cs) {
+  // x0 c + x1 (-s) == x0 c - x1 s and x1 c + x0 s == x0 s + x1 c exactly
+  // (negation is exact, addition commutes), so this equals rope().
+  const float* sn = cs + n_rot;
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* p = x + h * head_dim;
+    for (int64_t i = 0; i < n_rot; i += 2) {
+      const float x0 = p[i];
+      const float x1 = p[i + 1];
+      p[i] = x0 * cs[i] + x1 * sn[i];
+      p[i + 1] = x1 * cs[i + 1] + x0 * sn[i + 1];
+    }
+  }
+}
+
 void softmax(float* x, int64_t n) {
   float max = -INFINITY;
   for (int64_t i = 0; i < n; ++i) max = x[i] > max ? x[i] : max;
@@ -73,6 +103,10 @@ void swiglu(float* out, const float* gate, const float* up, int64_t n) {
 
 void add(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void exp_row(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
 }
 
 }  // namespace ef::ops

@@ -3,7 +3,7 @@
 // AVX-512 kernel with 8 lanes:
 //   scores: 8 key rows at a time, one accumulator per key, then an 8x8
 //           transpose-add (hadd + 128-bit permutes); masked lanes -inf;
-//   exp:    8 lanes (exp8 below), masked lanes forced to 0;
+//   exp:    8 lanes (exp8, avx2_exp.h), masked lanes forced to 0;
 //   P V:    32-float chunks of the output row in registers, even and odd
 //           positions in two accumulator sets (8 fma chains).
 #include <immintrin.h>
@@ -14,34 +14,10 @@
 #include "core/fp16.h"
 #include "kernels/x86/attention_kernels.h"
 #include "kernels/x86/avx2_kernels.h"
+#include "kernels/x86/avx2_exp.h"
 
 namespace ef::kernels::x86::avx2 {
 namespace {
-
-// exp(x), x <= 88: as exp16 in avx512_attention.cpp, with 2^n built in the
-// exponent field. x is clamped to >= -87 (exp(-87) ~ 1.6e-38 instead of
-// smaller values: irrelevant next to the softmax maximum's 1; -inf lanes are
-// masked by the caller).
-inline __m256 exp8(__m256 x) {
-  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-  x = _mm256_min_ps(x, _mm256_set1_ps(88.0f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  // 2^n for n in [-126, 127]
-  const __m256i e =
-      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
 
 // out lane i = sum of the 8 lanes of v[i].
 inline __m256 transpose_add8(const __m256* v) {
@@ -186,7 +162,7 @@ void tile_row(const FlashTileArgs& a, const Rows& kr, const Rows& vr, int64_t r)
   }
   const float m_old = a.m[r];
   const float m_new = std::max(m_old, hmax8(vmax));
-  const float alpha = std::exp(m_old - m_new);
+  const float alpha = _mm256_cvtss_f32(exp8(_mm256_set1_ps(m_old - m_new)));  // no libm call
   const __m256 mv = _mm256_set1_ps(m_new);
   __m256 vsum = _mm256_setzero_ps();
   for (int64_t j0 = jb; j0 < hi; j0 += 8) {

@@ -3,7 +3,7 @@
 //   scores: 16 key rows at a time, one accumulator per key (16 fmas per
 //           16-float chunk of the query), then a 16x16 transpose-add gives
 //           the 16 scores in one register; masked lanes become -inf;
-//   exp:    16 lanes per step (exp16 below), masked lanes forced to 0;
+//   exp:    16 lanes per step (exp16, avx512_exp.h), masked lanes forced to 0;
 //   P V:    the output row in 64-float chunks, held in registers while the
 //           visible positions stream by; even and odd positions feed two
 //           accumulator sets (8 independent fma chains), added at the end.
@@ -19,30 +19,10 @@
 
 #include "core/fp16.h"
 #include "kernels/x86/attention_kernels.h"
+#include "kernels/x86/avx512_exp.h"
 
 namespace ef::kernels::x86::avx512 {
 namespace {
-
-// exp(x), x <= 88: n = round(x log2 e), r = x - n ln2 (ln2 in two parts,
-// |r| <= ln2/2), exp(r) by its degree-7 Taylor polynomial (truncation error
-// < 2e-9 relative), times 2^n by vscalefps. x <= -104 (and -inf) gives 0.
-inline __m512 exp16(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-  x = _mm512_min_ps(x, _mm512_set1_ps(88.5f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
-}
 
 // out lane i = sum of the 16 lanes of v[i] (transpose-add in 4 levels).
 inline __m512 transpose_add16(const __m512* v) {
@@ -181,7 +161,9 @@ void tile_row(const FlashTileArgs& a, const Rows& kr, const Rows& vr, int64_t r)
   }
   const float m_old = a.m[r];
   const float m_new = std::max(m_old, _mm512_reduce_max_ps(vmax));
-  const float alpha = std::exp(m_old - m_new);  // 0 on the row's first tile
+  // 0 on the row's first tile (m_old = -inf). The vector exp on one lane: a
+  // libm call per row and tile cost ~1% of a prefill.
+  const float alpha = _mm512_cvtss_f32(exp16(_mm512_set1_ps(m_old - m_new)));
   // p[j] = exp(s[j] - m_new), 0 where masked; l += sum p
   const __m512 mv = _mm512_set1_ps(m_new);
   __m512 vsum = _mm512_setzero_ps();
