@@ -115,12 +115,22 @@ inline void transpose16(__m512i* r) {
   }
 }
 
+constexpr int64_t kPackAhead = 4;  // chunks
+
 // nr (<= 16) weight rows -> nc tiles of the B layout (rows >= nr and
 // elements >= k are zero; nothing past them is read).
 void pack_panel(const uint8_t* w, size_t wrb, int nr, int64_t k, int64_t nc, uint8_t* out) {
   const int64_t kf = k / kChunk;
   const auto tail = static_cast<__mmask32>((uint64_t{1} << (k % kChunk)) - 1u);
   for (int64_t c = 0; c < nc; ++c) {
+    // Rows not prefetched by the caller (the first pair of a call) come
+    // from L3/DRAM: keep 16 rows x kPackAhead lines on their way.
+    if (c + kPackAhead < kf) {
+      for (int n = 0; n < nr; ++n) {
+        _mm_prefetch(reinterpret_cast<const char*>(w + n * wrb + (c + kPackAhead) * 64),
+                     _MM_HINT_T0);
+      }
+    }
     __m512i r[16];
     for (int n = 0; n < 16; ++n) {
       const uint8_t* p = w + n * wrb + c * 64;
@@ -147,6 +157,8 @@ struct Scratch {
   }
 };
 
+constexpr int64_t kTileAhead = 2;  // chunks
+
 // One token-tile pair x panel pair over all chunks. NA / NB: how many of
 // A0, A1 / B0, B1 are live. a_tail: the tail chunk's A rows (stride 64).
 template <int NA, int NB>
@@ -159,6 +171,21 @@ void tile_block(int64_t nc, int64_t kf, const uint8_t* x0, const uint8_t* x1, si
   if constexpr (NA == 2 && NB == 2) _tile_zero(3);
   const auto s = static_cast<long>(xrb);
   for (int64_t c = 0; c < nc; ++c) {
+    // Tile loads that miss L1 stall the tdpbf16ps waiting on them (A rows
+    // are xrb apart, which the hardware prefetchers do not follow): fetch
+    // the operands kTileAhead chunks ahead into L1.
+    if (c + kTileAhead < kf) {
+      const int64_t o = (c + kTileAhead) * 64;
+      for (int i = 0; i < 16 * NA; ++i) {
+        _mm_prefetch(reinterpret_cast<const char*>((i < 16 ? x0 : x1 - 16 * xrb) + i * xrb + o),
+                     _MM_HINT_T0);
+      }
+      const int64_t ob = (c + kTileAhead) * static_cast<int64_t>(kTileBytes);
+      for (int i = 0; i < 16; ++i) {
+        _mm_prefetch(reinterpret_cast<const char*>(b0 + ob + i * 64), _MM_HINT_T0);
+        if constexpr (NB == 2) _mm_prefetch(reinterpret_cast<const char*>(b1 + ob + i * 64), _MM_HINT_T0);
+      }
+    }
     if (c < kf) {
       _tile_loadd(4, x0 + c * 64, s);
       if constexpr (NA == 2) _tile_loadd(5, x1 + c * 64, s);
@@ -208,7 +235,21 @@ void prefill(int64_t k, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, co
     pack_panel(w + rr * wrb, wrb, n0, k, nc, b0);
     if (n1 > 0) pack_panel(w + (rr + 16) * wrb, wrb, n1, k, nc, b1);
     const int nrs[2] = {n0, n1};
+    // The next panel pair's rows go to L2 while this pair computes, a slice
+    // per token-tile step, so its packing does not wait on memory.
+    const int64_t next = rr + 32;
+    const int64_t next_rows = std::clamp<int64_t>(r1 - next, 0, 32);
+    const int64_t lines_per_row = (k * 2 + 63) / 64;
+    const int64_t pf_lines = next_rows * lines_per_row;
+    const int64_t n_steps = (n_tokens + 31) / 32;
+    int64_t pf_done = 0;
     for (int64_t t0 = 0; t0 < n_tokens; t0 += 32) {
+      const int64_t pf_to = pf_lines * (t0 / 32 + 1) / n_steps;
+      for (; pf_done < pf_to; ++pf_done) {
+        const int64_t row = next + pf_done / lines_per_row;
+        _mm_prefetch(reinterpret_cast<const char*>(w + row * wrb + (pf_done % lines_per_row) * 64),
+                     _MM_HINT_T1);
+      }
       const int m0 = static_cast<int>(std::min<int64_t>(16, n_tokens - t0));
       const int m1 = static_cast<int>(std::clamp<int64_t>(n_tokens - t0 - 16, 0, 16));
       // Packing may call into libc: (re)load the tile config after it.
