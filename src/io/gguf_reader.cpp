@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <unordered_map>
 
@@ -180,6 +181,59 @@ std::string tensor_field(std::string_view name, const char* part) {
   return "tensor '" + std::string(name) + "' " + part;
 }
 
+// Large files (the weights) are read into anonymous memory backed by 2 MiB
+// transparent huge pages instead of being mapped from the page cache in 4 KiB
+// pages. Decode streams every weight once per token; with 4 KiB pages that
+// is a TLB miss (a page walk, nested under a hypervisor) every 4 KiB, which
+// measured 1.5-2x below the bandwidth of the same loop over huge pages.
+// Costs: one copy at load, and the weights count as private memory
+// instead of shared page cache. Files below kHugeCopyMin stay mmap'd.
+constexpr size_t kHugeCopyMin = size_t{32} << 20;
+constexpr size_t kHuge = size_t{2} << 20;
+
+const uint8_t* align_up_2m(uint8_t* p) {
+  const auto v = reinterpret_cast<uintptr_t>(p);
+  return reinterpret_cast<const uint8_t*>((v + kHuge - 1) & ~uintptr_t{kHuge - 1});
+}
+
+// THP must be allowed for madvise'd regions ("always" or "madvise" mode);
+// EDGEFORMER_NO_HUGEPAGES=1 keeps the plain file mapping.
+bool huge_pages_available() {
+  const char* off = std::getenv("EDGEFORMER_NO_HUGEPAGES");
+  if (off != nullptr && off[0] != '\0' && off[0] != '0') return false;
+  const int fd = ::open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[128] = {};
+  const ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  return std::strstr(buf, "[never]") == nullptr;
+}
+
+// The whole file copied into a 2 MiB-aligned anonymous region (read-only
+// afterwards); nullptr on any failure (the caller falls back to mmap).
+void* read_into_huge_pages(int fd, size_t size, size_t* len) {
+  const size_t total = ((size + kHuge - 1) & ~(kHuge - 1)) + kHuge;
+  void* raw = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  auto* dst = const_cast<uint8_t*>(align_up_2m(static_cast<uint8_t*>(raw)));
+  ::madvise(dst, total - kHuge, MADV_HUGEPAGE);
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pread(fd, dst + done, std::min<size_t>(size - done, size_t{1} << 30),
+                              static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::munmap(raw, total);
+      return nullptr;
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::mprotect(raw, total, PROT_READ);
+  *len = total;
+  return raw;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<File>> File::open(const std::string& path) {
@@ -206,13 +260,25 @@ Result<std::unique_ptr<File>> File::open(const std::string& path) {
   f->path_ = path;
   f->size_ = static_cast<uint64_t>(st.st_size);
   if (f->size_ > 0) {
-    void* p = ::mmap(nullptr, static_cast<size_t>(f->size_), PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      const int err = errno;
-      ::close(fd);
-      return make_error(Errc::io, std::string("cannot map GGUF file: ") + std::strerror(err), path);
+    const auto size = static_cast<size_t>(f->size_);
+    if (size >= kHugeCopyMin && huge_pages_available()) {
+      if (void* raw = read_into_huge_pages(fd, size, &f->map_len_)) {
+        f->map_addr_ = raw;
+        f->base_ = align_up_2m(static_cast<uint8_t*>(raw));
+      }
     }
-    f->base_ = static_cast<const uint8_t*>(p);
+    if (f->base_ == nullptr) {
+      void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (p == MAP_FAILED) {
+        const int err = errno;
+        ::close(fd);
+        return make_error(Errc::io, std::string("cannot map GGUF file: ") + std::strerror(err),
+                          path);
+      }
+      f->base_ = static_cast<const uint8_t*>(p);
+      f->map_addr_ = p;
+      f->map_len_ = size;
+    }
     f->mapped_ = true;
     memory_track_map(static_cast<int64_t>(f->size_));
   }
@@ -231,8 +297,8 @@ Result<std::unique_ptr<File>> File::from_bytes(std::span<const uint8_t> bytes) {
 }
 
 File::~File() {
-  if (mapped_ && base_ != nullptr) {
-    ::munmap(const_cast<uint8_t*>(base_), static_cast<size_t>(size_));
+  if (mapped_ && map_addr_ != nullptr) {
+    ::munmap(map_addr_, map_len_);
     memory_track_map(-static_cast<int64_t>(size_));
   }
 }
