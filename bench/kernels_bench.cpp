@@ -72,6 +72,34 @@ void bench_matmul(benchmark::State& state, const kernels::KernelTable* table, DT
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The bf16 gemm entry alone (activations already bf16, one call over all
+// rows and tokens, no pool): kernel-level GFLOP/s to set against the AMX
+// BF16 / vdpbf16ps peaks that roofline prints.
+void bench_gemm_bf16(benchmark::State& state, const kernels::KernelTable* table, Shape shape,
+                     int64_t n_tokens) {
+  const size_t row_bytes = static_cast<size_t>(shape.k) * 2;
+  std::vector<uint8_t> wdata(row_bytes * static_cast<size_t>(shape.n));
+  std::vector<uint8_t> xdata(row_bytes * static_cast<size_t>(n_tokens));
+  const auto wf = random_floats(static_cast<size_t>(shape.k * shape.n), 1);
+  const auto xf = random_floats(static_cast<size_t>(shape.k * n_tokens), 2);
+  for (int64_t r = 0; r < shape.n; ++r) {
+    table->bf16.from_float(wf.data() + r * shape.k, wdata.data() + r * row_bytes, shape.k);
+  }
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    table->bf16.from_float(xf.data() + t * shape.k, xdata.data() + t * row_bytes, shape.k);
+  }
+  std::vector<float> y(static_cast<size_t>(shape.n * n_tokens));
+  for (auto _ : state) {
+    table->bf16.gemm(shape.k, wdata.data(), row_bytes, 0, shape.n, xdata.data(), row_bytes,
+                     n_tokens, y.data(), shape.n);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  const double flops = 2.0 * static_cast<double>(shape.k * shape.n * n_tokens);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -91,6 +119,17 @@ int main(int argc, char** argv) {
               ->MinTime(n_tokens > 1 ? 0.2 : 0.1);
         }
       }
+    }
+  }
+  for (kernels::Isa isa : {kernels::Isa::avx512, kernels::Isa::amx}) {
+    auto table = kernels::table_for(isa);
+    if (!table.ok() || (*table)->bf16.gemm == nullptr) continue;
+    for (const Shape& shape : kShapes) {
+      const std::string name = std::string("gemm_bf16/") + kernels::isa_name(isa) + "/" +
+                               shape.name + "/tokens:256";
+      benchmark::RegisterBenchmark(name.c_str(), bench_gemm_bf16, *table, shape, int64_t{256})
+          ->Unit(benchmark::kMicrosecond)
+          ->MinTime(0.2);
     }
   }
   benchmark::RunSpecifiedBenchmarks();

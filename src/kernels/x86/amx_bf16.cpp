@@ -318,6 +318,13 @@ void decode(int64_t k, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, con
   auto* cb = reinterpret_cast<float*>(cbuf_s.get(64 * sizeof(float)));
   const bool dense = wrb == static_cast<size_t>(k) * 2;
   const uint8_t* w_end = w + r1 * wrb;
+  // The first step has no previous one to prefetch it: put all its lines
+  // in flight at once (calls are short: a decode matmul is cut into ~8).
+  if (dense) {
+    const uint8_t* p0 = w + r0 * wrb;
+    const uint8_t* p1 = std::min(w_end, p0 + 48 * wrb);
+    for (const uint8_t* p = p0; p < p1; p += 64) _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1);
+  }
   int cfg = -1;
   for (int64_t rr = r0; rr < r1; rr += 48) {
     const int64_t left = r1 - rr;
