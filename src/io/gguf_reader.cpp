@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <unordered_map>
 
 #include "core/checked.h"
@@ -196,11 +197,15 @@ const uint8_t* align_up_2m(uint8_t* p) {
   return reinterpret_cast<const uint8_t*>((v + kHuge - 1) & ~uintptr_t{kHuge - 1});
 }
 
-// THP must be allowed for madvise'd regions ("always" or "madvise" mode);
-// EDGEFORMER_NO_HUGEPAGES=1 keeps the plain file mapping.
-bool huge_pages_available() {
-  const char* off = std::getenv("EDGEFORMER_NO_HUGEPAGES");
-  if (off != nullptr && off[0] != '\0' && off[0] != '0') return false;
+// Whether to copy a file of `size` bytes into huge pages: THP must be
+// allowed for madvise'd regions ("always" or "madvise" mode).
+// EDGEFORMER_HUGEPAGES=0 keeps the plain file mapping; =all copies files of
+// any size (tests).
+bool use_huge_pages(size_t size) {
+  const char* env = std::getenv("EDGEFORMER_HUGEPAGES");
+  const std::string mode = env != nullptr ? env : "";
+  if (mode == "0") return false;
+  if (size < kHugeCopyMin && mode != "all") return false;
   const int fd = ::open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   char buf[128] = {};
@@ -261,7 +266,7 @@ Result<std::unique_ptr<File>> File::open(const std::string& path) {
   f->size_ = static_cast<uint64_t>(st.st_size);
   if (f->size_ > 0) {
     const auto size = static_cast<size_t>(f->size_);
-    if (size >= kHugeCopyMin && huge_pages_available()) {
+    if (use_huge_pages(size)) {
       if (void* raw = read_into_huge_pages(fd, size, &f->map_len_)) {
         f->map_addr_ = raw;
         f->base_ = align_up_2m(static_cast<uint8_t*>(raw));
