@@ -157,7 +157,7 @@ struct Scratch {
   }
 };
 
-constexpr int64_t kTileAhead = 2;  // chunks
+constexpr int64_t kTileAhead = 4;  // chunks
 
 // One token-tile pair x panel pair over all chunks. NA / NB: how many of
 // A0, A1 / B0, B1 are live. a_tail: the tail chunk's A rows (stride 64).
