@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -36,6 +37,31 @@ std::vector<uint16_t> random_bf16(size_t n, uint32_t seed) {
   std::vector<uint16_t> v(n);
   for (auto& x : v) x = fp32_to_bf16(dist(rng));
   return v;
+}
+
+// 100 floats: normal values plus the cases rounding gets wrong easily.
+std::vector<float> random_floats_for_conversion() {
+  std::mt19937 rng(42);
+  std::normal_distribution<float> dist(0.0f, 3.0f);
+  std::vector<float> x(100);
+  for (auto& v : x) v = dist(rng);
+  const auto from_bits = [](uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  };
+  x[0] = from_bits(0x3f808000u);   // tie, even below: rounds down
+  x[1] = from_bits(0x3f818000u);   // tie, odd below: rounds up
+  x[2] = from_bits(0x00012345u);   // denormal
+  x[3] = from_bits(0x80000001u);   // smallest negative denormal
+  x[5] = std::numeric_limits<float>::infinity();
+  x[6] = -std::numeric_limits<float>::infinity();
+  x[7] = from_bits(0x7f800001u);   // signalling NaN -> quiet
+  x[8] = from_bits(0xffc00000u);   // negative quiet NaN
+  x[14] = from_bits(0x7f7fffffu);  // max float: rounds to inf
+  x[15] = -0.0f;
+  x[16] = from_bits(0x3f80ffffu);  // just below a tie
+  return x;
 }
 
 const KernelTable* amx_bf16_table() {
@@ -148,6 +174,29 @@ TEST(AmxBf16, StridedRowsAndRowRanges) {
     for (int64_t t = 0; t < tokens; ++t) {
       for (int64_t r = rows; r < ldy; ++r) EXPECT_EQ(dense[t * ldy + r], 5.0f);
       for (int64_t r = 0; r < rows; ++r) EXPECT_FALSE(std::isnan(dense[t * ldy + r]));
+    }
+  }
+}
+
+// The bf16 activation conversion of every table (the AVX-512 one is 16
+// lanes with a masked tail) == fp32_to_bf16 bit for bit, on lengths that
+// are not a multiple of 16 and on the special values: round-to-nearest-even
+// ties, denormals (no DAZ), infinities, NaN (quieted).
+TEST(AmxBf16, Bf16ConversionEqualsScalarOnTailsAndSpecials) {
+  std::vector<float> x = random_floats_for_conversion();
+  for (const Isa isa : available_isas()) {
+    auto t = table_for(isa);
+    ASSERT_TRUE(t.ok());
+    for (int64_t n : {1, 15, 16, 17, 33, 100}) {
+      std::vector<uint16_t> got(static_cast<size_t>(n) + 1, 0xabcd);
+      (*t)->bf16.from_float_act(x.data(), got.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_EQ(got[i], fp32_to_bf16(x[i])) << isa_name(isa) << " n=" << n << " i=" << i;
+      }
+      EXPECT_EQ(got[n], 0xabcd) << "wrote past n: " << isa_name(isa);
+      std::vector<uint16_t> got2(static_cast<size_t>(n));
+      (*t)->bf16.from_float(x.data(), got2.data(), n);
+      EXPECT_EQ(0, std::memcmp(got.data(), got2.data(), n * 2)) << isa_name(isa);
     }
   }
 }
