@@ -197,8 +197,26 @@ const uint8_t* align_up_2m(uint8_t* p) {
   return reinterpret_cast<const uint8_t*>((v + kHuge - 1) & ~uintptr_t{kHuge - 1});
 }
 
+// Up to 8 KiB of a /proc or /sys file ("" if unreadable).
+std::string read_small_file(const char* path) {
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string out(8192, '\0');
+  size_t got = 0;
+  while (got < out.size()) {
+    const ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  out.resize(got);
+  return out;
+}
+
 // Whether to copy a file of `size` bytes into huge pages: THP must be
-// allowed for madvise'd regions ("always" or "madvise" mode).
+// allowed for madvise'd regions ("always" or "madvise" mode) and the copy
+// must fit twice into MemAvailable.
 // EDGEFORMER_HUGEPAGES=0 keeps the plain file mapping; =all copies files of
 // any size (tests).
 bool use_huge_pages(size_t size) {
@@ -206,13 +224,15 @@ bool use_huge_pages(size_t size) {
   const std::string mode = env != nullptr ? env : "";
   if (mode == "0") return false;
   if (size < kHugeCopyMin && mode != "all") return false;
-  const int fd = ::open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[128] = {};
-  const ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
-  ::close(fd);
-  if (n <= 0) return false;
-  return std::strstr(buf, "[never]") == nullptr;
+  const std::string thp = read_small_file("/sys/kernel/mm/transparent_hugepage/enabled");
+  if (thp.empty() || thp.find("[never]") != std::string::npos) return false;
+  // Unlike page-cache pages, the copy cannot be dropped under memory
+  // pressure: only make it when it leaves plenty of room.
+  const std::string mi = read_small_file("/proc/meminfo");
+  const size_t at = mi.find("MemAvailable:");
+  if (at == std::string::npos) return false;
+  const uint64_t avail_kb = std::strtoull(mi.c_str() + at + 13, nullptr, 10);
+  return size / 1024 * 2 < avail_kb;
 }
 
 // The whole file copied into a 2 MiB-aligned anonymous region (read-only
