@@ -223,8 +223,10 @@ int main(int argc, char** argv) {
   if (limits) {
     std::printf("\nmachine limits (best of several runs):\n");
     for (int t : threads_list) {
-      bw[t] = ef::bench::read_bandwidth(t);
-      std::printf("  read bandwidth, %d thread(s): %6.1f GB/s\n", t, bw[t] / 1e9);
+      bw[t] = ef::bench::read_bandwidth(t, true);
+      const double bw4k = ef::bench::read_bandwidth(t, false);
+      std::printf("  read bandwidth, %d thread(s): %6.1f GB/s on 2 MiB pages (the weights'), "
+                  "%.1f GB/s on 4 KiB pages\n", t, bw[t] / 1e9, bw4k / 1e9);
     }
     for (Unit u : units) {
       std::printf("  %-16s", ef::bench::unit_name(u));
