@@ -108,7 +108,10 @@ double prompt_flops(const ef::TinyModelSpec& s, int n) {
 Unit prefill_unit(ef::kernels::Isa isa, DType type) {
   using ef::kernels::Isa;
   const bool quant = type == DType::Q8_0 || type == DType::Q4_0;
-  if (isa == Isa::amx && quant) return Unit::amx_int8;  // float types stay on AVX-512
+  if (isa == Isa::amx && quant) return Unit::amx_int8;
+  // bf16 is on AMX tiles when the CPU has AMX-BF16 (see amx_table.cpp);
+  // f32/f16 stay on AVX-512.
+  if (isa == Isa::amx && type == DType::BF16 && ef::cpu_features().amx_bf16) return Unit::amx_bf16;
   if (isa == Isa::avx512 || isa == Isa::avx512_vnni || isa == Isa::amx) {
     if (quant) return Unit::vnni_avx512;
     return type == DType::BF16 ? Unit::bf16_avx512 : Unit::fma_avx512;
@@ -220,8 +223,10 @@ int main(int argc, char** argv) {
   if (limits) {
     std::printf("\nmachine limits (best of several runs):\n");
     for (int t : threads_list) {
-      bw[t] = ef::bench::read_bandwidth(t);
-      std::printf("  read bandwidth, %d thread(s): %6.1f GB/s\n", t, bw[t] / 1e9);
+      bw[t] = ef::bench::read_bandwidth(t, true);
+      const double bw4k = ef::bench::read_bandwidth(t, false);
+      std::printf("  read bandwidth, %d thread(s): %6.1f GB/s on 2 MiB pages (the weights'), "
+                  "%.1f GB/s on 4 KiB pages\n", t, bw[t] / 1e9, bw4k / 1e9);
     }
     for (Unit u : units) {
       std::printf("  %-16s", ef::bench::unit_name(u));

@@ -132,6 +132,8 @@ class File {
   const uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
   bool mapped_ = false;
+  void* map_addr_ = nullptr;  // what munmap releases (base_ may sit inside it)
+  size_t map_len_ = 0;
   std::vector<uint8_t> owned_;  // from_bytes copy
   uint32_t version_ = 0;
   uint64_t alignment_ = kDefaultAlignment;

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <cmath>
+#include <cstdlib>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -326,6 +327,47 @@ TEST_F(GgufFileTest, WriteThenOpenMapsAndTracksMemory) {
     EXPECT_EQ((*f)->path(), path);
     EXPECT_EQ(memory_stats().mapped_bytes, mapped_before + (*f)->file_size());
     EXPECT_EQ((*f)->find_tensor("t")->view().row<float>(0)[63], 0.5f);
+  }
+  EXPECT_EQ(memory_stats().mapped_bytes, mapped_before);
+}
+
+// Large files are read into huge pages instead of mmap'd (gguf_reader.cpp);
+// EDGEFORMER_HUGEPAGES=all takes that path for a small file, =0 the mmap one:
+// same tensor bytes, same memory accounting.
+TEST_F(GgufFileTest, HugePageCopyAndMmapGiveSameTensors) {
+  Writer w;
+  std::vector<float> v(1000);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i) * 0.25f - 7.0f;
+  ASSERT_TRUE(w.add_tensor("a", DType::F32, {1000}, bytes_of(v.data(), 4000)).ok());
+  ASSERT_TRUE(w.add_tensor("b", DType::F32, {10, 100}, bytes_of(v.data(), 4000)).ok());
+  const std::string path = (dir_ / "h.gguf").string();
+  ASSERT_TRUE(w.write(path).ok());
+  const char* old = std::getenv("EDGEFORMER_HUGEPAGES");
+  const std::string saved = old != nullptr ? old : "";
+  const uint64_t mapped_before = memory_stats().mapped_bytes;
+  for (const char* mode : {"all", "0"}) {
+    ::setenv("EDGEFORMER_HUGEPAGES", mode, 1);
+    auto f = File::open(path);
+    ASSERT_TRUE(f.ok()) << mode << ": " << f.error().message();
+    EXPECT_EQ(memory_stats().mapped_bytes, mapped_before + (*f)->file_size()) << mode;
+    // The huge-page copy starts the file on a 2 MiB boundary.
+    const auto* first = (*f)->find_tensor("a");
+    ASSERT_NE(first, nullptr);
+    const auto base = reinterpret_cast<uintptr_t>(first->view().data) - (*f)->data_offset() -
+                      first->offset;
+    if (std::string(mode) == "all") {
+      EXPECT_EQ(base % (uintptr_t{2} << 20), 0u);
+    }
+    for (const char* name : {"a", "b"}) {
+      const auto* t = (*f)->find_tensor(name);
+      ASSERT_NE(t, nullptr);
+      EXPECT_EQ(0, std::memcmp(t->view().data, v.data(), 4000)) << mode << " " << name;
+    }
+  }
+  if (old != nullptr) {
+    ::setenv("EDGEFORMER_HUGEPAGES", saved.c_str(), 1);
+  } else {
+    ::unsetenv("EDGEFORMER_HUGEPAGES");
   }
   EXPECT_EQ(memory_stats().mapped_bytes, mapped_before);
 }

@@ -15,4 +15,11 @@ void gemm_q8_0(int64_t k, const void* w, size_t w_row_bytes, int64_t row_begin, 
 void gemm_q4_0(int64_t k, const void* w, size_t w_row_bytes, int64_t row_begin, int64_t row_end,
                const void* x, size_t x_row_bytes, int64_t n_tokens, float* y, int64_t ldy);
 
+// bf16 . bf16 on tdpbf16ps (amx_bf16.cpp); needs the CPU's amx_bf16. One
+// token (and vec_dot, the 1x1 case) runs the same per-element sequence as
+// a batch, so every table entry agrees bit for bit.
+void gemm_bf16(int64_t k, const void* w, size_t w_row_bytes, int64_t row_begin, int64_t row_end,
+               const void* x, size_t x_row_bytes, int64_t n_tokens, float* y, int64_t ldy);
+float vec_dot_bf16(int64_t k, const void* w, const void* x);
+
 }  // namespace ef::kernels::x86::amx

@@ -37,6 +37,7 @@ void gemm_packed_q4_0(int64_t k, const void* packed, int64_t row_begin, int64_t 
                       int64_t n_tokens, float* y, int64_t ldy);
 
 // Activation conversions, bit-identical to the scalar references.
+void f32_to_bf16_row(const float* x, void* y, int64_t n);
 void quantize_row_q8_0(const float* x, void* y, int64_t n);
 // Activation quantizer (ggml-cpu x86 semantics), = ref::quantize_row_q8_0_act.
 void quantize_row_q8_0_act(const float* x, void* y, int64_t n);

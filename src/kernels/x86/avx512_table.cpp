@@ -1,5 +1,5 @@
 // The AVX-512 kernel table: VNNI integer dots, vdpbf16ps for bf16, 16-lane
-// fma for f32/f16; f16/bf16 activation conversions reuse the AVX2 ones
+// fma for f32/f16; f16 activation conversions reuse the AVX2 ones
 // (this table requires AVX2 too).
 #include "kernels/packed.h"
 #include "kernels/x86/avx2_kernels.h"
@@ -17,6 +17,8 @@ void fill_avx512_table(KernelTable& t) {
   t.f16.gemm = avx512::gemm_f16;
   t.bf16.vec_dot = avx512::vec_dot_bf16;
   t.bf16.gemm = avx512::gemm_bf16;
+  t.bf16.from_float = avx512::f32_to_bf16_row;
+  t.bf16.from_float_act = avx512::f32_to_bf16_row;
   t.q8_0.from_float = avx512::quantize_row_q8_0;
   t.q8_0.from_float_act = avx512::quantize_row_q8_0_act;
   t.q8_0.vec_dot = avx512::vec_dot_q8_0;
