@@ -96,9 +96,13 @@ class File {
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
   uint64_t file_size() const { return size_; }
-  // True when the bytes are an mmap of the file (open()), false for
-  // from_bytes() images.
+  // True when the bytes come from open() (an mmap of the file, or its copy
+  // on huge pages), false for from_bytes() images.
   bool mapped() const { return mapped_; }
+  // True only for the page-cache mapping: its pages can be dropped
+  // (MADV_DONTNEED) and come back from the file when touched again. The
+  // huge-page copy is anonymous memory: dropped pages would read as zeros.
+  bool page_cache_backed() const { return mapped_ && !huge_copy_; }
   uint64_t data_offset() const { return data_offset_; }
 
   const std::vector<KeyValue>& metadata() const { return kv_; }
@@ -132,6 +136,7 @@ class File {
   const uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
   bool mapped_ = false;
+  bool huge_copy_ = false;  // bytes are an anonymous copy on 2 MiB pages
   void* map_addr_ = nullptr;  // what munmap releases (base_ may sit inside it)
   size_t map_len_ = 0;
   std::vector<uint8_t> owned_;  // from_bytes copy

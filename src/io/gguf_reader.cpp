@@ -290,6 +290,7 @@ Result<std::unique_ptr<File>> File::open(const std::string& path) {
       if (void* raw = read_into_huge_pages(fd, size, &f->map_len_)) {
         f->map_addr_ = raw;
         f->base_ = align_up_2m(static_cast<uint8_t*>(raw));
+        f->huge_copy_ = true;
       }
     }
     if (f->base_ == nullptr) {

@@ -35,7 +35,10 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
   } else {
     EF_ASSIGN_OR_RETURN(LlamaWeights weights, LlamaWeights::bind(*file, config));
     // Weights in the kernels' packed layout when the active table reads it.
-    if (weight_packing_enabled()) EF_TRY(weights.pack(kernels::active(), file->mapped()));
+    // The GGUF copies of packed tensors are released only from a page-cache
+    // mapping (they come back from the file if touched again, e.g. tied
+    // token_embd lookups); an anonymous huge-page copy keeps them.
+    if (weight_packing_enabled()) EF_TRY(weights.pack(kernels::active(), file->page_cache_backed()));
     model->weights_ = std::make_unique<LlamaWeights>(std::move(weights));
   }
   model->config_ = config;
