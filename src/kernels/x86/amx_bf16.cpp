@@ -35,26 +35,13 @@
 #include <vector>
 
 #include "kernels/x86/amx_kernels.h"
+#include "kernels/x86/amx_tile_config.h"
 
 namespace ef::kernels::x86::amx {
 namespace {
 
 constexpr int64_t kChunk = 32;         // bf16 elements per tile row
 constexpr size_t kTileBytes = 16 * 64;  // one full tile
-
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-void load_config(TileConfig& c) {
-  // GCC 12's _tile_loadconfig claims to read only 8 bytes: keep the stores.
-  __asm__ volatile("" : : "r"(&c) : "memory");
-  _tile_loadconfig(&c);
-}
 
 // Prefill: C0 = A0 B0, C1 = A0 B1, C2 = A1 B0, C3 = A1 B1 (tmm0-3), A0, A1
 // (tmm4, 5: m0 / m1 tokens), B0, B1 (tmm6, 7: packed panels). m1 = 0 leaves
@@ -66,7 +53,7 @@ void configure_prefill(int m0, int m1) {
   c.rows[2] = c.rows[3] = c.rows[5] = static_cast<uint8_t>(m1);
   if (m1 == 0) c.colsb[2] = c.colsb[3] = c.colsb[5] = 0;
   c.rows[6] = c.rows[7] = 16;
-  load_config(c);
+  load_tile_config(c);
 }
 
 // Decode: C_g (tmm g, n rows x 4 bytes) += A_g (tmm 3 + g, n rows x 64
@@ -83,7 +70,7 @@ void configure_decode(int n_last) {
   }
   c.rows[6] = 16;
   c.colsb[6] = 4;
-  load_config(c);
+  load_tile_config(c);
 }
 
 // 16x16 transpose of 32-bit elements: out[i] lane n = in[n] lane i.

@@ -29,17 +29,10 @@
 #include "core/fp16.h"
 #include "kernels/x86/amx_decode.h"
 #include "kernels/x86/amx_kernels.h"
+#include "kernels/x86/amx_tile_config.h"
 
 namespace ef::kernels::x86::amx {
 namespace {
-
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
 
 // Loads the tile configuration for `mt` tokens x 16 weight rows. Done right
 // before each run of tile instructions, never cached across calls: a library
@@ -59,10 +52,7 @@ void configure(int mt) {
     c.rows[3 + t] = c.rows[t];
     c.colsb[3 + t] = c.colsb[t];
   }
-  // GCC 12's _tile_loadconfig tells the compiler it reads only 8 bytes of
-  // the config, so the row/column stores would be dropped as dead: force them.
-  __asm__ volatile("" : : "r"(&c) : "memory");
-  _tile_loadconfig(&c);
+  load_tile_config(c);
 }
 
 // Per 16-row weight tile: VNNI-packed quants (nb x 512 bytes) and scales
