@@ -1,9 +1,8 @@
 // The attention kernel sets, one per ISA, built on first use (thread-safe)
 // from the same ISA list as the matmul tables.
-#include <mutex>
-
 #include "kernels/attention.h"
 #include "kernels/ref/ref.h"
+#include "kernels/vector_slot.h"
 #if defined(EF_HAVE_X86)
 #include "kernels/x86/attention_kernels.h"
 #endif
@@ -43,35 +42,13 @@ void fill_attention(AttentionKernels& t) {
 
 namespace {
 
-enum Slot { kScalar, kAvx2, kAvx512, kNeon, kNumSlots };
-
-Slot slot_of(Isa isa) {
-  switch (isa) {
-#if defined(EF_HAVE_X86)
-    case Isa::avx2:
-      return kAvx2;
-    case Isa::avx512:
-    case Isa::avx512_vnni:
-    case Isa::amx:
-      return kAvx512;
-#endif
-#if defined(EF_HAVE_ARM)
-    case Isa::neon:
-    case Isa::neon_dotprod:  // no integer dot products in attention
-      return kNeon;
-#endif
-    default:
-      return kScalar;
-  }
-}
-
-void fill(Slot slot, AttentionKernels& t) {
+void fill(VectorSlot slot, AttentionKernels& t) {
   ref::fill_attention(t);
 #if defined(EF_HAVE_X86)
-  if (slot == kAvx2 || slot == kAvx512) x86::avx2::fill_attention(t);
-  if (slot == kAvx512) x86::avx512::fill_attention(t);
+  if (slot == kSlotAvx2 || slot == kSlotAvx512) x86::avx2::fill_attention(t);
+  if (slot == kSlotAvx512) x86::avx512::fill_attention(t);
 #elif defined(EF_HAVE_ARM)
-  if (slot == kNeon) arm::neon::fill_attention(t);
+  if (slot == kSlotNeon) arm::neon::fill_attention(t);
 #else
   (void)slot;
 #endif
@@ -80,11 +57,7 @@ void fill(Slot slot, AttentionKernels& t) {
 }  // namespace
 
 const AttentionKernels& attention_kernels(const KernelTable& table) {
-  static AttentionKernels sets[kNumSlots];
-  static std::once_flag built[kNumSlots];
-  const Slot slot = slot_of(table.isa);
-  std::call_once(built[slot], [&] { fill(slot, sets[slot]); });
-  return sets[slot];
+  return per_vector_slot<AttentionKernels>(table, fill);
 }
 
 }  // namespace ef::kernels
