@@ -4,6 +4,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,5 +97,27 @@ inline CliRun run_cli(const std::vector<std::string>& args) {
   result.err = read_all(err_path);
   return result;
 }
+
+// A test suite sharing one tiny random llama model written by `init-model`
+// (2 layers, n_embd 64, GQA 4/2, ctx 128, seed 7): dir_ / model_. `Suite` is
+// the deriving fixture, so each suite has its own model and directory.
+template <class Suite>
+class TinyModelCliSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    model_ = dir_->file("tiny.gguf");
+    const CliRun r =
+        run_cli({"init-model", "-o", model_, "--n-embd", "64", "--n-layer", "2", "--n-head", "4",
+                 "--n-head-kv", "2", "--n-ff", "128", "--ctx", "128", "--seed", "7"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static inline TempDir* dir_ = nullptr;
+  static inline std::string model_;
+};
 
 }  // namespace ef::test

@@ -17,25 +17,7 @@
 namespace ef::test {
 namespace {
 
-class CliSession : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    model_ = dir_->file("tiny.gguf");
-    const CliRun r =
-        run_cli({"init-model", "-o", model_, "--n-embd", "64", "--n-layer", "2", "--n-head", "4",
-                 "--n-head-kv", "2", "--n-ff", "128", "--ctx", "128", "--seed", "7"});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-  }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
-  }
-  static TempDir* dir_;
-  static std::string model_;
-};
-TempDir* CliSession::dir_ = nullptr;
-std::string CliSession::model_;
+class CliSession : public TinyModelCliSuite<CliSession> {};
 
 const char* kPrompt = "Once upon a time there was";
 
