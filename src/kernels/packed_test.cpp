@@ -112,7 +112,7 @@ TEST(PackedGemm, EqualsBlockFmaOracleBitwise) {
     for (DType wt : {DType::Q8_0, DType::Q4_0}) {
       const VecDotFn oracle = wt == DType::Q8_0 ? ref::vec_dot_q8_0_q8_0_blockfma
                                                 : ref::vec_dot_q4_0_q8_0_blockfma;
-      for (int64_t k : {32, 96, 160, 576}) {
+      for (int64_t k : {32, 96, 160, 224, 576}) {
         for (int64_t rows : {1, 15, 16, 17, 33, 100}) {
           const auto w = make_weights(wt, rows, k, static_cast<uint32_t>(k * 31 + rows));
           std::vector<uint8_t> p(packed_bytes(wt, rows, k));

@@ -126,10 +126,13 @@ TEST(WeightPack, PackedModelMatchesUnpacked) {
         EXPECT_LE(max_diff, (isa == kernels::Isa::scalar ? 1e-4f : 3e-2f) * max_abs)
             << what << " vs unpacked on " << kernels::isa_name(isa);
       }
-      // AMX: the same per-block sequence on the GGUF rows -> the same bits
-      // (the AMX table has no packed gemm, so it ignores Tensor::packed).
+      // AMX: the same per-block sequence, on the packed weights (amx_packed)
+      // and on the GGUF rows (EDGEFORMER_PACK=0) -> the same bits.
       if (kernels::select_isa(kernels::Isa::amx).ok()) {
         EXPECT_TRUE(bit_equal(got, logits(**packed, tokens, 2, tokens.size()))) << what << " amx";
+        EXPECT_TRUE(bit_equal(got, logits(**packed, tokens, 1, 1))) << what << " amx decode";
+        EXPECT_TRUE(bit_equal(got, logits(**plain, tokens, 2, tokens.size())))
+            << what << " amx, GGUF rows";
       }
     }
   }

@@ -12,8 +12,10 @@
 // token) and prefill run the same per-element sequence, so the result of an
 // element does not depend on the batch size, tiling or thread count.
 //
-// B is built per 16-row tile with dword gathers (the GGUF layout is kept; no
-// repacking at load) and reused for every token tile of the call. One token
+// B is built per 16-row tile with dword gathers from the GGUF layout and
+// reused for every token tile of the call. This is the path for weights not
+// repacked at load (EDGEFORMER_PACK=0, or tensors a caller did not pack);
+// packed weights go to amx_packed.cpp, which skips the gathers. One token
 // (decode) goes to amx_decode.cpp: same sums and float sequence, no tiles.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"

@@ -18,12 +18,10 @@ void fill_amx_table(KernelTable& t) {
   t.q8_0.gemm = amx::gemm_q8_0;
   t.q4_0.vec_dot = ref::vec_dot_q4_0_q8_0_blockfma;
   t.q4_0.gemm = amx::gemm_q4_0;
-  // The AMX gemms read the GGUF layout (and pack per call): no load-time
-  // repacking on this table.
-  t.q8_0.repack = nullptr;
-  t.q8_0.gemm_packed = nullptr;
-  t.q4_0.repack = nullptr;
-  t.q4_0.gemm_packed = nullptr;
+  // Weights repacked at load (the avx512 table's repack) feed the packed
+  // AMX gemm; unpacked weights (EDGEFORMER_PACK=0) the GGUF-layout gemm.
+  t.q8_0.gemm_packed = amx::gemm_packed_q8_0;
+  t.q4_0.gemm_packed = amx::gemm_packed_q4_0;
   // bf16 on tdpbf16ps when the CPU has AMX-BF16 (the table itself needs only
   // AMX-INT8); else the AVX-512 vdpbf16ps kernels stay.
   if (cpu_features().amx_bf16) {
