@@ -1,5 +1,7 @@
 #include "core/memory.h"
 
+#include <sys/mman.h>
+
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +15,7 @@ std::atomic<uint64_t> g_current{0};
 std::atomic<uint64_t> g_peak{0};
 std::atomic<int64_t> g_mapped{0};
 constexpr size_t kAlignment = 64;
+constexpr size_t kHugePage = size_t{2} << 20;
 }  // namespace
 
 MemoryStats memory_stats() {
@@ -46,18 +49,28 @@ uint64_t process_peak_rss_bytes() {
 }
 
 Result<Buffer> Buffer::allocate(size_t size_bytes) {
+  return allocate_aligned(size_bytes, kAlignment);
+}
+
+Result<Buffer> Buffer::allocate_huge_pages(size_t size_bytes) {
+  return allocate_aligned(size_bytes, kHugePage);
+}
+
+Result<Buffer> Buffer::allocate_aligned(size_t size_bytes, size_t alignment) {
   Buffer b;
   if (size_bytes == 0) return b;
-  const size_t rounded = (size_bytes + kAlignment - 1) / kAlignment * kAlignment;
+  const size_t rounded = (size_bytes + alignment - 1) / alignment * alignment;
   if (rounded < size_bytes) {
     return make_error(Errc::out_of_memory, "allocation size overflows", std::to_string(size_bytes));
   }
-  void* p = std::aligned_alloc(kAlignment, rounded);
+  void* p = std::aligned_alloc(alignment, rounded);
   if (!p) {
     return make_error(Errc::out_of_memory,
                       "cannot allocate " + std::to_string(size_bytes) + " bytes", "",
                       "reduce --ctx or use a smaller model");
   }
+  // Before the first touch, so the pages are faulted in as huge pages.
+  if (alignment == kHugePage) ::madvise(p, rounded, MADV_HUGEPAGE);
   std::memset(p, 0, rounded);
   b.data_ = p;
   b.size_ = size_bytes;

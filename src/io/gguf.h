@@ -84,8 +84,11 @@ struct TensorInfo {
 
 class File {
  public:
-  // Maps and validates `path`.
-  static Result<std::unique_ptr<File>> open(const std::string& path);
+  // Maps and validates `path`. Large files are copied onto 2 MiB pages
+  // (gguf_reader.cpp) unless `allow_huge_copy` is false: a caller that will
+  // repack most weights wants the page-cache mapping, whose pages it can
+  // drop after packing.
+  static Result<std::unique_ptr<File>> open(const std::string& path, bool allow_huge_copy = true);
   // Parses an in-memory image (copied); used by tests and the fuzzer.
   static Result<std::unique_ptr<File>> from_bytes(std::span<const uint8_t> bytes);
   ~File();
@@ -103,6 +106,9 @@ class File {
   // (MADV_DONTNEED) and come back from the file when touched again. The
   // huge-page copy is anonymous memory: dropped pages would read as zeros.
   bool page_cache_backed() const { return mapped_ && !huge_copy_; }
+  // Records that `bytes` of the page-cache mapping were dropped (they no
+  // longer count in memory_stats().mapped_bytes).
+  void note_released(uint64_t bytes);
   uint64_t data_offset() const { return data_offset_; }
 
   const std::vector<KeyValue>& metadata() const { return kv_; }
@@ -136,7 +142,8 @@ class File {
   const uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
   bool mapped_ = false;
-  bool huge_copy_ = false;  // bytes are an anonymous copy on 2 MiB pages
+  bool huge_copy_ = false;    // bytes are an anonymous copy on 2 MiB pages
+  uint64_t released_ = 0;     // bytes counted out of mapped_bytes (note_released)
   void* map_addr_ = nullptr;  // what munmap releases (base_ may sit inside it)
   size_t map_len_ = 0;
   std::vector<uint8_t> owned_;  // from_bytes copy

@@ -36,7 +36,6 @@ constexpr uint64_t kMinTensorBytes = 8 + 1 + 4 + 8 + 4 + 8;
 
 constexpr uint32_t kMaxValueType = static_cast<uint32_t>(ValueType::f64);
 
-
 std::string hex32(uint32_t v) {
   char buf[16];
   std::snprintf(buf, sizeof(buf), "0x%08x", v);
@@ -261,7 +260,7 @@ void* read_into_huge_pages(int fd, size_t size, size_t* len) {
 
 }  // namespace
 
-Result<std::unique_ptr<File>> File::open(const std::string& path) {
+Result<std::unique_ptr<File>> File::open(const std::string& path, bool allow_huge_copy) {
   // O_NONBLOCK: opening a FIFO by mistake must not hang; no effect on files.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
@@ -286,7 +285,7 @@ Result<std::unique_ptr<File>> File::open(const std::string& path) {
   f->size_ = static_cast<uint64_t>(st.st_size);
   if (f->size_ > 0) {
     const auto size = static_cast<size_t>(f->size_);
-    if (use_huge_pages(size)) {
+    if (allow_huge_copy && use_huge_pages(size)) {
       if (void* raw = read_into_huge_pages(fd, size, &f->map_len_)) {
         f->map_addr_ = raw;
         f->base_ = align_up_2m(static_cast<uint8_t*>(raw));
@@ -325,8 +324,14 @@ Result<std::unique_ptr<File>> File::from_bytes(std::span<const uint8_t> bytes) {
 File::~File() {
   if (mapped_ && map_addr_ != nullptr) {
     ::munmap(map_addr_, map_len_);
-    memory_track_map(-static_cast<int64_t>(size_));
+    memory_track_map(-static_cast<int64_t>(size_ - released_));
   }
+}
+
+void File::note_released(uint64_t bytes) {
+  bytes = std::min(bytes, size_ - released_);
+  released_ += bytes;
+  if (mapped_) memory_track_map(-static_cast<int64_t>(bytes));
 }
 
 Status File::parse() {

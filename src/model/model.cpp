@@ -1,6 +1,7 @@
 // Model::load: map the GGUF file, read and validate the hyper-parameters,
-// build the tokenizer, then bind and check every weight tensor. Nothing is
-// copied: weights stay in the mapping.
+// build the tokenizer, then bind and check every weight tensor. Weights stay
+// in the mapping (or its huge-page copy), except matmul weights the active
+// kernels read repacked (model/weight_pack.h).
 #include "edgeformer/model.h"
 
 #include <cctype>
@@ -9,16 +10,40 @@
 #include "edgeformer/tokenizer.h"
 #include "io/gguf.h"
 #include "kernels/kernels.h"
+#include "kernels/packed.h"
 #include "model/deepseek2_weights.h"
 #include "model/llama_weights.h"
+#include "model/weight_pack.h"
 
 namespace ef {
 
 Model::~Model() = default;
 
+namespace {
+
+// Whether Model::load will repack this llama file's matmul weights with
+// `table` (judged by blk.0.ffn_gate, the largest kind of matrix).
+bool will_pack(const gguf::File& file, const ModelConfig& config,
+               const kernels::KernelTable& table) {
+  if (!weight_packing_enabled() || config.architecture == "deepseek2") return false;
+  const gguf::TensorInfo* t = file.find_tensor("blk.0.ffn_gate.weight");
+  if (t == nullptr) return false;
+  const kernels::TypeKernels& tk = table.for_type(t->type);
+  return kernels::packable(t->type) && tk.repack != nullptr && tk.gemm_packed != nullptr;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
-  EF_ASSIGN_OR_RETURN(std::unique_ptr<gguf::File> file, gguf::File::open(path));
+  // The page-cache mapping first. Weights that will be repacked keep it (the
+  // packed copy is on huge pages; the mapped originals are dropped after
+  // packing); otherwise a large file is reopened as a huge-page copy.
+  EF_ASSIGN_OR_RETURN(std::unique_ptr<gguf::File> file,
+                      gguf::File::open(path, /*allow_huge_copy=*/false));
   EF_ASSIGN_OR_RETURN(ModelConfig config, ModelConfig::from_gguf(*file));
+  if (!will_pack(*file, config, kernels::active())) {
+    EF_ASSIGN_OR_RETURN(file, gguf::File::open(path));
+  }
   EF_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, Tokenizer::from_gguf(*file));
   if (tokenizer->n_vocab() != config.n_vocab) {
     return make_error(Errc::format,
@@ -38,7 +63,10 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
     // The GGUF copies of packed tensors are released only from a page-cache
     // mapping (they come back from the file if touched again, e.g. tied
     // token_embd lookups); an anonymous huge-page copy keeps them.
-    if (weight_packing_enabled()) EF_TRY(weights.pack(kernels::active(), file->page_cache_backed()));
+    if (weight_packing_enabled()) {
+      EF_TRY(weights.pack(kernels::active(), file->page_cache_backed()));
+      file->note_released(weights.pack_report.released_bytes);
+    }
     model->weights_ = std::make_unique<LlamaWeights>(std::move(weights));
   }
   model->config_ = config;
@@ -66,7 +94,8 @@ std::string Model::type_summary() const {
   std::map<std::string, uint64_t> elements;
   for (const auto& t : file_->tensors()) {
     if (t.ne[1] <= 1) continue;
-    elements[ggml_type_name(t.ggml_type)] += static_cast<uint64_t>(t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3]);
+    elements[ggml_type_name(t.ggml_type)] +=
+        static_cast<uint64_t>(t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3]);
   }
   std::string best = "F32";
   uint64_t best_n = 0;

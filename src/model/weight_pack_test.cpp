@@ -138,5 +138,48 @@ TEST(WeightPack, PackedModelMatchesUnpacked) {
   }
 }
 
+// A model whose weights get packed keeps the page-cache mapping even when a
+// huge-page copy would be made (EDGEFORMER_HUGEPAGES=all): the mapped
+// originals of packed tensors are dropped (released_bytes > 0 proves the
+// mapping, an anonymous copy is never released) and no longer count as
+// mapped; the same file unpacked gets the copy (nothing released).
+TEST(WeightPack, PackedModelDropsTheMappedOriginals) {
+  auto avx = kernels::table_for(kernels::Isa::avx512);
+  if (!avx.ok() || (*avx)->q8_0.gemm_packed == nullptr) {
+    GTEST_SKIP() << "no AVX-512 VNNI packed kernels on this machine/build";
+  }
+  IsaGuard guard;
+  ASSERT_TRUE(kernels::select_isa(kernels::Isa::avx512).ok());
+  TinyModelSpec spec;
+  spec.n_embd = 128;
+  spec.n_layer = 2;
+  spec.n_ff = 512;  // ffn matrices of 34 KiB (q8_0): whole pages to drop
+  spec.weight_type = DType::Q8_0;
+  spec.n_vocab_synthetic = 400;
+  const std::string path = temp_path("drop.gguf");
+  ASSERT_TRUE(write_tiny_llama(path, spec).ok());
+  const uint64_t file_bytes = std::filesystem::file_size(path);
+  ASSERT_EQ(::setenv("EDGEFORMER_HUGEPAGES", "all", 1), 0);
+  const uint64_t mapped_before = memory_stats().mapped_bytes;
+  auto packed = Model::load(path);
+  const uint64_t mapped_packed = memory_stats().mapped_bytes - mapped_before;
+  ASSERT_EQ(::setenv("EDGEFORMER_PACK", "0", 1), 0);
+  auto plain = Model::load(path);
+  ::unsetenv("EDGEFORMER_PACK");
+  ::unsetenv("EDGEFORMER_HUGEPAGES");
+  std::filesystem::remove(path);
+  ASSERT_TRUE(packed.ok()) << packed.error().message();
+  ASSERT_TRUE(plain.ok()) << plain.error().message();
+  const PackReport& report = (*packed)->weights().pack_report;
+  EXPECT_GT(report.released_bytes, 0u);
+  EXPECT_EQ(mapped_packed, file_bytes - report.released_bytes);
+  EXPECT_EQ((*plain)->weights().pack_report.released_bytes, 0u);
+  std::vector<int32_t> tokens;
+  for (int i = 0; i < 9; ++i) tokens.push_back((i * 53 + 5) % 400);
+  const auto got = logits(**packed, tokens, 2, tokens.size());
+  EXPECT_TRUE(bit_equal(got, logits(**packed, tokens, 1, 1)));
+  for (float v : got) ASSERT_TRUE(std::isfinite(v));
+}
+
 }  // namespace
 }  // namespace ef
