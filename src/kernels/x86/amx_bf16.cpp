@@ -24,11 +24,7 @@
 // Against a double-precision sum the error is that of recursive fp32
 // summation with at most 16 + 1 + nc terms in a chain; the tests bound it by
 // the float kernels' (k/4 + 32) 2^-24 sum|w x|.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "kernels/x86/simd.h"
 
 #include <algorithm>
 #include <cstring>
@@ -40,7 +36,7 @@
 namespace ef::kernels::x86::amx {
 namespace {
 
-constexpr int64_t kChunk = 32;         // bf16 elements per tile row
+constexpr int64_t kChunk = 32;          // bf16 elements per tile row
 constexpr size_t kTileBytes = 16 * 64;  // one full tile
 
 // Prefill: C0 = A0 B0, C1 = A0 B1, C2 = A1 B0, C3 = A1 B1 (tmm0-3), A0, A1
@@ -150,8 +146,8 @@ constexpr int64_t kTileAhead = 4;  // chunks
 // A0, A1 / B0, B1 are live. a_tail: the tail chunk's A rows (stride 64).
 template <int NA, int NB>
 void tile_block(int64_t nc, int64_t kf, const uint8_t* x0, const uint8_t* x1, size_t xrb,
-                const uint8_t* tail0, const uint8_t* tail1, const uint8_t* b0,
-                const uint8_t* b1, float* c_out[4], const size_t c_stride[4]) {
+                const uint8_t* tail0, const uint8_t* tail1, const uint8_t* b0, const uint8_t* b1,
+                float* c_out[4], const size_t c_stride[4]) {
   _tile_zero(0);
   if constexpr (NB == 2) _tile_zero(1);
   if constexpr (NA == 2) _tile_zero(2);
@@ -170,7 +166,8 @@ void tile_block(int64_t nc, int64_t kf, const uint8_t* x0, const uint8_t* x1, si
       const int64_t ob = (c + kTileAhead) * static_cast<int64_t>(kTileBytes);
       for (int i = 0; i < 16; ++i) {
         _mm_prefetch(reinterpret_cast<const char*>(b0 + ob + i * 64), _MM_HINT_T0);
-        if constexpr (NB == 2) _mm_prefetch(reinterpret_cast<const char*>(b1 + ob + i * 64), _MM_HINT_T0);
+        if constexpr (NB == 2)
+          _mm_prefetch(reinterpret_cast<const char*>(b1 + ob + i * 64), _MM_HINT_T0);
       }
     }
     if (c < kf) {
@@ -310,7 +307,8 @@ void decode(int64_t k, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, con
   if (dense) {
     const uint8_t* p0 = w + r0 * wrb;
     const uint8_t* p1 = std::min(w_end, p0 + 48 * wrb);
-    for (const uint8_t* p = p0; p < p1; p += 64) _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1);
+    for (const uint8_t* p = p0; p < p1; p += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1);
   }
   int cfg = -1;
   for (int64_t rr = r0; rr < r1; rr += 48) {
@@ -321,8 +319,9 @@ void decode(int64_t k, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, con
       for (int g = 0; g < ng; ++g) {
         const int nr = g == ng - 1 ? n_last : 16;
         for (int n = 0; n < 16; ++n) {
-          const __m512i v = n < nr ? _mm512_maskz_loadu_epi16(tmask, w + (rr + 16 * g + n) * wrb + kf * 64)
-                                   : _mm512_setzero_si512();
+          const __m512i v =
+              n < nr ? _mm512_maskz_loadu_epi16(tmask, w + (rr + 16 * g + n) * wrb + kf * 64)
+                     : _mm512_setzero_si512();
           _mm512_store_si512(atail + g * kTileBytes + n * 64, v);
         }
       }
@@ -336,7 +335,8 @@ void decode(int64_t k, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, con
     }
     // Prefetch (into L2) the next step's rows, a slice per chunk column.
     const uint8_t* pf0 = w + (rr + 48) * wrb;
-    const size_t pf_total = dense && pf0 < w_end ? std::min<size_t>(48 * wrb, static_cast<size_t>(w_end - pf0)) : 0;
+    const size_t pf_total =
+        dense && pf0 < w_end ? std::min<size_t>(48 * wrb, static_cast<size_t>(w_end - pf0)) : 0;
     const uint8_t* wg[3];
     for (int g = 0; g < 3; ++g) wg[g] = w + (rr + 16 * (g - (3 - ng))) * wrb;
     const auto s = static_cast<long>(wrb);
@@ -349,7 +349,8 @@ void decode(int64_t k, const uint8_t* w, size_t wrb, int64_t r0, int64_t r1, con
     _tile_zero(2);
     for (int64_t c = 0; c < nc; ++c) {
       if (pf_total > 0) {
-        const size_t lo = (pf_total * static_cast<size_t>(c) / static_cast<size_t>(nc)) & ~size_t{63};
+        const size_t lo =
+            (pf_total * static_cast<size_t>(c) / static_cast<size_t>(nc)) & ~size_t{63};
         const size_t hi = pf_total * static_cast<size_t>(c + 1) / static_cast<size_t>(nc);
         for (size_t o = lo; o < hi; o += 64) {
           _mm_prefetch(reinterpret_cast<const char*>(pf0 + o), _MM_HINT_T1);

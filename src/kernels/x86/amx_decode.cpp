@@ -12,11 +12,7 @@
 //   S_b[r] = sum of P_r lanes 0-7, S_b+1[r] = lanes 8-15: a 16x16 transpose-
 //         and-add tree (44 shuffles/adds for 16 rows x 2 blocks)
 //   acc[r] = fma(float(S_b[r]), d_w[r] * d_x, acc[r])  for b, then b+1.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "kernels/x86/simd.h"
 
 #include <algorithm>
 #include <type_traits>
@@ -33,7 +29,8 @@ namespace {
 constexpr int64_t kPrefetchBytes = 2048;
 
 inline __m512i load_pair(const void* q0, const void* q1, bool two) {
-  const __m512i lo = _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q0)));
+  const __m512i lo =
+      _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q0)));
   return two ? _mm512_inserti64x4(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q1)), 1)
              : lo;
 }
@@ -42,8 +39,8 @@ inline __m512i load_pair(const void* q0, const void* q1, bool two) {
 // elements 0-15, high = 16-31), unsigned 0..15.
 inline __m512i load_q4_pair(const BlockQ4_0* blk, bool two) {
   const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[0].qs));
-  const __m128i c = two ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[1].qs))
-                        : _mm_setzero_si128();
+  const __m128i c =
+      two ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk[1].qs)) : _mm_setzero_si128();
   const __m256i ac = _mm256_inserti128_si256(_mm256_castsi128_si256(a), c, 1);
   const __m512i z = _mm512_zextsi256_si512(ac);
   const __m512i aacc = _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(1, 1, 0, 0));

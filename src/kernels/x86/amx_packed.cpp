@@ -16,11 +16,7 @@
 // b - 3 (stored one step earlier) is scaled. Three C tiles rotate, A and B
 // alternate between two tiles each (7 of the 8 tiles). Storing right after
 // a block's tdpbssd would wait for its whole latency; this order never does.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "kernels/x86/simd.h"
 
 #include <algorithm>
 #include <vector>

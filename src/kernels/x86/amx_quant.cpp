@@ -17,11 +17,7 @@
 // repacked at load (EDGEFORMER_PACK=0, or tensors a caller did not pack);
 // packed weights go to amx_packed.cpp, which skips the gathers. One token
 // (decode) goes to amx_decode.cpp: same sums and float sequence, no tiles.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "kernels/x86/simd.h"
 
 #include <algorithm>
 #include <cstring>
@@ -47,7 +43,7 @@ void configure(int mt) {
   c.colsb[0] = 64;
   c.rows[1] = static_cast<uint8_t>(mt);  // A: mt x 32 bytes
   c.colsb[1] = 32;
-  c.rows[2] = 8;                         // B: 8 x 64 bytes
+  c.rows[2] = 8;  // B: 8 x 64 bytes
   c.colsb[2] = 64;
   // Tiles 3, 4, 5: a second C, A, B (two blocks in flight).
   for (int t = 0; t < 3; ++t) {
@@ -69,8 +65,9 @@ void pack_weights(const uint8_t* w, size_t wrb, int nr, int64_t nb, WeightTile& 
   out.b.resize(static_cast<size_t>(nb) * 512);
   out.d.resize(static_cast<size_t>(nb) * 16);
   const __mmask16 valid = static_cast<__mmask16>((1u << nr) - 1u);
-  const __m512i row_off = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                             _mm512_set1_epi32(static_cast<int>(wrb)));
+  const __m512i row_off =
+      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                         _mm512_set1_epi32(static_cast<int>(wrb)));
   const __m512i zero = _mm512_setzero_si512();
   constexpr int kBlockBytes = Q4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
   for (int64_t b = 0; b < nb; ++b) {
@@ -103,8 +100,7 @@ void pack_weights(const uint8_t* w, size_t wrb, int nr, int64_t nb, WeightTile& 
 // One block's sums (c: mt x 16 int32) scaled into acc (lanes = weight rows).
 // Rows of c past mt hold stale sums; FULL = all 16 tokens (no bound checks).
 template <bool FULL>
-inline void scale_block(const int32_t* c, const float* dw, const float* dx, int mt,
-                        __m512* acc) {
+inline void scale_block(const int32_t* c, const float* dw, const float* dx, int mt, __m512* acc) {
   const __m512 dwv = _mm512_loadu_ps(dw);
 #pragma GCC unroll 16
   for (int m = 0; m < 16; ++m) {
@@ -130,12 +126,12 @@ void token_tile(int64_t nb, const uint8_t* xt, size_t xrb, const int8_t* bw, con
   for (int m = 0; m < 16; ++m) acc[m] = _mm512_setzero_ps();
   const auto stride = static_cast<long>(xrb);
   // Even blocks on tiles 0-2, odd blocks on tiles 3-5.
-#define EF_AMX_SUMS(b, C, A, B)                                  \
-  do {                                                           \
-    _tile_zero(C);                                               \
-    _tile_loadd(A, xt + (b) * sizeof(BlockQ8_0), stride);        \
-    _tile_loadd(B, bw + (b) * 512, 64);                          \
-    _tile_dpbssd(C, A, B);                                       \
+#define EF_AMX_SUMS(b, C, A, B)                           \
+  do {                                                    \
+    _tile_zero(C);                                        \
+    _tile_loadd(A, xt + (b) * sizeof(BlockQ8_0), stride); \
+    _tile_loadd(B, bw + (b)*512, 64);                     \
+    _tile_dpbssd(C, A, B);                                \
   } while (0)
   const auto scale = [&](int64_t b) {
     scale_block<FULL>(c[b & 1], dw + b * 16, dx + b * 16, mt, acc);
@@ -170,8 +166,8 @@ void token_tile(int64_t nb, const uint8_t* xt, size_t xrb, const int8_t* bw, con
 }
 
 template <bool Q4>
-void gemm(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const void* x,
-          size_t xrb, int64_t n_tokens, float* y, int64_t ldy) {
+void gemm(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const void* x, size_t xrb,
+          int64_t n_tokens, float* y, int64_t ldy) {
   const int64_t nb = k / kQK8_0;
   const int64_t n_tiles = (n_tokens + 15) / 16;
   thread_local WeightTile tile;
@@ -181,15 +177,15 @@ void gemm(int64_t k, const void* w, size_t wrb, int64_t r0, int64_t r1, const vo
 
   // Activation scales once per call (tokens at stride xrb -> one gather each).
   dx.resize(static_cast<size_t>(n_tiles * nb) * 16);
-  const __m512i tok_off = _mm512_mullo_epi32(
-      _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-      _mm512_set1_epi32(static_cast<int>(xrb)));
+  const __m512i tok_off =
+      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                         _mm512_set1_epi32(static_cast<int>(xrb)));
   for (int64_t tt = 0; tt < n_tiles; ++tt) {
     const int mt = static_cast<int>(std::min<int64_t>(16, n_tokens - tt * 16));
     const auto tvalid = static_cast<__mmask16>((1u << mt) - 1u);
     for (int64_t b = 0; b < nb; ++b) {
-      const __m512i dh = _mm512_mask_i32gather_epi32(
-          _mm512_setzero_si512(), tvalid, tok_off, xb + tt * 16 * xrb + b * sizeof(BlockQ8_0), 1);
+      const __m512i dh = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), tvalid, tok_off,
+                                                     xb + tt * 16 * xrb + b * sizeof(BlockQ8_0), 1);
       _mm512_storeu_ps(dx.data() + (tt * nb + b) * 16, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dh)));
     }
   }

@@ -6,11 +6,7 @@
 // same instructions as a full step; lanes are reduced at the end.
 // GCC 12 reports its own _mm512_cast*/_mm512_zext* helpers (which start from
 // an "undefined" register) as -Wuninitialized once inlined: a false positive.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "kernels/x86/simd.h"
 
 #include "kernels/x86/avx512_kernels.h"
 #include "kernels/x86/gemm_tiled.h"
@@ -48,8 +44,8 @@ struct Float16Tile {
   // Bytes of one dense row of k elements (gemv_streaming prefetches those).
   static constexpr size_t row_bytes(int64_t k) { return static_cast<size_t>(k) * sizeof(T); }
   template <int R, int NT>
-  static void tile(int64_t k, const uint8_t* w, size_t wrb, const uint8_t* x, size_t xrb,
-                   float* y, int64_t ldy) {
+  static void tile(int64_t k, const uint8_t* w, size_t wrb, const uint8_t* x, size_t xrb, float* y,
+                   int64_t ldy) {
     const T* wr[R];
     const T* xt[NT];
     for (int r = 0; r < R; ++r) wr[r] = reinterpret_cast<const T*>(w + r * wrb);
@@ -92,8 +88,8 @@ struct Bf16Tile {
     return reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi16(m, p));
   }
   template <int R, int NT>
-  static void tile(int64_t k, const uint8_t* w, size_t wrb, const uint8_t* x, size_t xrb,
-                   float* y, int64_t ldy) {
+  static void tile(int64_t k, const uint8_t* w, size_t wrb, const uint8_t* x, size_t xrb, float* y,
+                   int64_t ldy) {
     const uint16_t* wr[R];
     const uint16_t* xt[NT];
     for (int r = 0; r < R; ++r) wr[r] = reinterpret_cast<const uint16_t*>(w + r * wrb);
@@ -147,12 +143,12 @@ void f32_to_bf16_row(const float* x, void* y, int64_t n) {
   const __m512i inf = _mm512_set1_epi32(0x7f800000);
   const __m512i quiet = _mm512_set1_epi32(64);
   for (int64_t i = 0; i < n; i += 16) {
-    const auto m = n - i >= 16 ? static_cast<__mmask16>(0xffff)
-                               : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const auto m =
+        n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1u);
     const __m512i u = _mm512_maskz_loadu_epi32(m, x + i);
     const __m512i hi = _mm512_srli_epi32(u, 16);
-    const __m512i rounded =
-        _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(round_base, _mm512_and_si512(hi, one))), 16);
+    const __m512i rounded = _mm512_srli_epi32(
+        _mm512_add_epi32(u, _mm512_add_epi32(round_base, _mm512_and_si512(hi, one))), 16);
     const __mmask16 is_nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, abs_mask), inf);
     const __m512i v = _mm512_mask_or_epi32(rounded, is_nan, hi, quiet);
     _mm256_mask_storeu_epi16(out + i, m, _mm512_cvtepi32_epi16(v));

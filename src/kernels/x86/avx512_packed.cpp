@@ -14,11 +14,7 @@
 //
 // Register tile: G row groups x T tokens; the G x 8 weight vectors of a
 // block are loaded (q4_0: unpacked) once and reused for T tokens.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "kernels/x86/simd.h"
 
 #include <algorithm>
 #include <array>
@@ -66,13 +62,13 @@ struct TileArgs {
   int64_t nb;
   const uint8_t* group;  // first group of the tile
   size_t group_bytes;
-  const int8_t* xq;      // token 0, block 0 quants (activation row + 2)
+  const int8_t* xq;  // token 0, block 0 quants (activation row + 2)
   size_t xrb;
   const ActBlockInfo* info;  // token 0, block 0
-  float* y;              // token 0, first row of the tile
+  float* y;                  // token 0, first row of the tile
   int64_t ldy;
-  __mmask16 last_mask;   // valid rows of the tile's last group
-  bool prefetch;         // decode: prefetch the weight stream ahead
+  __mmask16 last_mask;  // valid rows of the tile's last group
+  bool prefetch;        // decode: prefetch the weight stream ahead
 };
 
 template <bool Q4, int G, int T>
@@ -95,8 +91,8 @@ void tile(const TileArgs& a) {
         }
       }
       load_block<Q4>(q, wv[g]);
-      dw[g] = _mm512_cvtph_ps(
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales[g] + b * 32)));
+      dw[g] =
+          _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales[g] + b * 32)));
     }
     for (int t = 0; t < T; ++t) {
       const int8_t* xb = a.xq + t * a.xrb + b * static_cast<int64_t>(sizeof(BlockQ8_0));
@@ -136,11 +132,10 @@ constexpr int kT = 4;
 constexpr int kDecodeG = 2;
 
 template <bool Q4>
-void gemm_packed(int64_t k, const void* packed, int64_t r0, int64_t r1, const void* x,
-                 size_t xrb, const ActBlockInfo* info, int64_t nt, float* y, int64_t ldy) {
+void gemm_packed(int64_t k, const void* packed, int64_t r0, int64_t r1, const void* x, size_t xrb,
+                 const ActBlockInfo* info, int64_t nt, float* y, int64_t ldy) {
   static constexpr auto kTiles = tile_table<Q4, kG, kT>(std::make_index_sequence<kG * kT>{});
-  static constexpr auto kDecode =
-      tile_table<Q4, kDecodeG, 1>(std::make_index_sequence<kDecodeG>{});
+  static constexpr auto kDecode = tile_table<Q4, kDecodeG, 1>(std::make_index_sequence<kDecodeG>{});
   const int64_t nb = k / kQK8_0;
   const size_t gb = packed_group_bytes(Fmt<Q4>::type(), k);
   const auto* base = static_cast<const uint8_t*>(packed);
@@ -151,8 +146,16 @@ void gemm_packed(int64_t k, const void* packed, int64_t r0, int64_t r1, const vo
   for (int64_t g = r0 / kPackRows; g < g_end; g += gstep) {
     const int ng = static_cast<int>(std::min<int64_t>(gstep, g_end - g));
     const int64_t last_rows = std::min<int64_t>(kPackRows, r1 - (g + ng - 1) * kPackRows);
-    TileArgs a{nb,  base + g * gb, gb,  xq,     xrb, info, y + g * kPackRows, ldy,
-               static_cast<__mmask16>((1u << last_rows) - 1u), decode};
+    TileArgs a{nb,
+               base + g * gb,
+               gb,
+               xq,
+               xrb,
+               info,
+               y + g * kPackRows,
+               ldy,
+               static_cast<__mmask16>((1u << last_rows) - 1u),
+               decode};
     if (decode) {
       kDecode[ng - 1](a);
       continue;
