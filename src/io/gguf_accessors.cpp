@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "io/gguf.h"
+#include "io/gguf_scalar.h"
 
 namespace ef::gguf {
 namespace {
@@ -145,59 +146,9 @@ std::string quote(std::string_view s, size_t max_chars) {
 std::string format_number(ValueType t, const uint8_t* p) {
   Value v;
   v.type = t;
-  switch (t) {
-    case ValueType::u8:
-    case ValueType::boolean:
-      v.u = p[0];
-      break;
-    case ValueType::i8:
-      v.i = static_cast<int8_t>(p[0]);
-      break;
-    case ValueType::u16: {
-      uint16_t x;
-      std::memcpy(&x, p, 2);
-      v.u = x;
-      break;
-    }
-    case ValueType::i16: {
-      int16_t x;
-      std::memcpy(&x, p, 2);
-      v.i = x;
-      break;
-    }
-    case ValueType::u32: {
-      uint32_t x;
-      std::memcpy(&x, p, 4);
-      v.u = x;
-      break;
-    }
-    case ValueType::i32: {
-      int32_t x;
-      std::memcpy(&x, p, 4);
-      v.i = x;
-      break;
-    }
-    case ValueType::f32: {
-      float x;
-      std::memcpy(&x, p, 4);
-      v.f = x;
-      break;
-    }
-    case ValueType::u64:
-      std::memcpy(&v.u, p, 8);
-      break;
-    case ValueType::i64:
-      std::memcpy(&v.i, p, 8);
-      break;
-    case ValueType::f64:
-      std::memcpy(&v.f, p, 8);
-      break;
-    default:
-      break;
-  }
+  detail::decode_scalar(t, p, v);
   return format_value(v);
 }
-
 
 }  // namespace
 
@@ -423,4 +374,61 @@ uint64_t value_type_size(ValueType t) {
   }
 }
 
+namespace detail {
+
+void decode_scalar(ValueType t, const uint8_t* p, Value& v) {
+  switch (t) {
+    case ValueType::u8:
+    case ValueType::boolean:
+      v.u = p[0];
+      break;
+    case ValueType::i8:
+      v.i = static_cast<int8_t>(p[0]);
+      break;
+    case ValueType::u16: {
+      uint16_t x;
+      std::memcpy(&x, p, 2);
+      v.u = x;
+      break;
+    }
+    case ValueType::i16: {
+      int16_t x;
+      std::memcpy(&x, p, 2);
+      v.i = x;
+      break;
+    }
+    case ValueType::u32: {
+      uint32_t x;
+      std::memcpy(&x, p, 4);
+      v.u = x;
+      break;
+    }
+    case ValueType::i32: {
+      int32_t x;
+      std::memcpy(&x, p, 4);
+      v.i = x;
+      break;
+    }
+    case ValueType::f32: {
+      float x;
+      std::memcpy(&x, p, 4);
+      v.f = x;
+      break;
+    }
+    case ValueType::u64:
+      std::memcpy(&v.u, p, 8);
+      break;
+    case ValueType::i64:
+      std::memcpy(&v.i, p, 8);
+      break;
+    case ValueType::f64:
+      std::memcpy(&v.f, p, 8);
+      break;
+    case ValueType::string:
+    case ValueType::array:
+      break;
+  }
+}
+
+}  // namespace detail
 }  // namespace ef::gguf

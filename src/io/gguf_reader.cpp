@@ -21,6 +21,7 @@
 #include "core/memory.h"
 #include "io/gguf.h"
 #include "io/gguf_cursor.h"
+#include "io/gguf_scalar.h"
 
 namespace ef::gguf {
 namespace {
@@ -40,61 +41,6 @@ std::string hex32(uint32_t v) {
   char buf[16];
   std::snprintf(buf, sizeof(buf), "0x%08x", v);
   return buf;
-}
-
-// Decodes one fixed-size scalar of type `t` at `p` into `v` (type already set).
-void decode_scalar(ValueType t, const uint8_t* p, Value& v) {
-  switch (t) {
-    case ValueType::u8:
-    case ValueType::boolean:
-      v.u = p[0];
-      break;
-    case ValueType::i8:
-      v.i = static_cast<int8_t>(p[0]);
-      break;
-    case ValueType::u16: {
-      uint16_t x;
-      std::memcpy(&x, p, 2);
-      v.u = x;
-      break;
-    }
-    case ValueType::i16: {
-      int16_t x;
-      std::memcpy(&x, p, 2);
-      v.i = x;
-      break;
-    }
-    case ValueType::u32: {
-      uint32_t x;
-      std::memcpy(&x, p, 4);
-      v.u = x;
-      break;
-    }
-    case ValueType::i32: {
-      int32_t x;
-      std::memcpy(&x, p, 4);
-      v.i = x;
-      break;
-    }
-    case ValueType::f32: {
-      float x;
-      std::memcpy(&x, p, 4);
-      v.f = x;
-      break;
-    }
-    case ValueType::u64:
-      std::memcpy(&v.u, p, 8);
-      break;
-    case ValueType::i64:
-      std::memcpy(&v.i, p, 8);
-      break;
-    case ValueType::f64:
-      std::memcpy(&v.f, p, 8);
-      break;
-    case ValueType::string:
-    case ValueType::array:
-      break;
-  }
 }
 
 // Reads a value type id and checks it is one of the 13 defined types.
@@ -172,7 +118,7 @@ Status parse_value(Cursor& c, std::string_view key, Value& v) {
         std::string(key) + ": bool value is " + std::to_string(p[0]) + " (must be 0 or 1)", key,
         c.pos());
   }
-  decode_scalar(v.type, p, v);
+  detail::decode_scalar(v.type, p, v);
   c.skip(n);
   return Status::success();
 }
