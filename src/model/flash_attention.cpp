@@ -13,8 +13,10 @@ namespace ef {
 
 size_t flash_scratch_floats(int64_t dk, int64_t dv, int64_t max_rows) {
   // K tile [T][dk], V tile [T][dv], scores [T]; per row: scaled query [dk],
-  // acc [dv], M, S, lo, hi (int32 stored in float slots).
-  return static_cast<size_t>(kFlashKvTile * (dk + dv + 1) + max_rows * (dk + dv + 4));
+  // acc [dv], M, S, lo, hi (int32 stored in float slots); then the kernel's
+  // multi-row scratch (FlashTileArgs::wide: K transposed, a few rows' scores).
+  return static_cast<size_t>(kFlashKvTile * (dk + dv + 1) + max_rows * (dk + dv + 4) +
+                             kernels::flash_tile_wide_floats(kFlashKvTile, dk));
 }
 
 namespace {
@@ -46,6 +48,7 @@ void flash_attend(const FlashKv& kv, const FlashRow* rows, int64_t n_rows, float
   float* S = M + n_rows;                                 // [n_rows] running sum of exp
   int32_t* lo = reinterpret_cast<int32_t*>(S + n_rows);  // [n_rows] tile-relative range
   int32_t* hi = lo + n_rows;                             // [n_rows]
+  float* wide = reinterpret_cast<float*>(hi + n_rows);   // flash_tile_wide_floats(T, dk)
   const kernels::AttentionKernels& ak = kernels::attention_kernels(table);
   const kernels::ToFloatFn widen_k = ak.widen(kv.type);
   const kernels::ToFloatFn widen_v = ak.widen(kv.v_type.value_or(kv.type));
@@ -88,6 +91,7 @@ void flash_attend(const FlashKv& kv, const FlashRow* rows, int64_t n_rows, float
   args.l = S;
   args.acc = acc;
   args.s = s;
+  args.wide = wide;
   for (int64_t t0 = hi_all > 0 ? lo_all / T * T : 0; t0 < hi_all; t0 += T) {
     for (int64_t r = 0; r < n_rows; ++r) {
       lo[r] = static_cast<int32_t>(std::clamp(rows[r].lo - t0, int64_t{0}, T));
