@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "kernels/attention.h"
@@ -12,11 +13,13 @@
 namespace ef {
 
 size_t flash_scratch_floats(int64_t dk, int64_t dv, int64_t max_rows) {
-  // K tile [T][dk], V tile [T][dv], scores [T]; per row: scaled query [dk],
-  // acc [dv], M, S, lo, hi (int32 stored in float slots); then the kernel's
-  // multi-row scratch (FlashTileArgs::wide: K transposed, a few rows' scores).
-  return static_cast<size_t>(kFlashKvTile * (dk + dv + 1) + max_rows * (dk + dv + 4) +
-                             kernels::flash_tile_wide_floats(kFlashKvTile, dk));
+  // Up to 15 floats to reach a 64-byte boundary; K tile [T][dk], V tile
+  // [T][dv], scores [T], the kernel's multi-row scratch (FlashTileArgs::wide:
+  // K transposed, a few rows' scores); per row: scaled query [dk], acc [dv],
+  // M, S, lo, hi (int32 stored in float slots).
+  return static_cast<size_t>(16 + kFlashKvTile * (dk + dv + 1) +
+                             kernels::flash_tile_wide_floats(kFlashKvTile, dk) +
+                             max_rows * (dk + dv + 4));
 }
 
 namespace {
@@ -39,16 +42,20 @@ void flash_attend(const FlashKv& kv, const FlashRow* rows, int64_t n_rows, float
   constexpr int64_t T = kFlashKvTile;
   const int64_t dk = kv.dk;
   const int64_t dv = kv.dv;
-  float* ktile = scratch;                                // [T][dk]  keys of the tile, F32
+  // Tiles on 64-byte boundaries (T is a multiple of 16): a vector load
+  // split over two cache lines costs two, and the kernels' P V is
+  // load-bound on them. Callers' per-thread scratch need not be aligned.
+  const auto addr = reinterpret_cast<uintptr_t>(scratch);
+  float* ktile = scratch + (((addr + 63) & ~uintptr_t{63}) - addr) / sizeof(float);  // [T][dk]
   float* vtile = ktile + T * dk;                         // [T][dv]  values of the tile, F32
   float* s = vtile + T * dv;                             // [T]      one row's scores
-  float* qs = s + T;                                     // [n_rows][dk] scale * q
+  float* wide = s + T;                                   // flash_tile_wide_floats(T, dk)
+  float* qs = wide + kernels::flash_tile_wide_floats(T, dk);  // [n_rows][dk] scale * q
   float* acc = qs + n_rows * dk;                         // [n_rows][dv] unnormalised output
   float* M = acc + n_rows * dv;                          // [n_rows] running max
   float* S = M + n_rows;                                 // [n_rows] running sum of exp
   int32_t* lo = reinterpret_cast<int32_t*>(S + n_rows);  // [n_rows] tile-relative range
   int32_t* hi = lo + n_rows;                             // [n_rows]
-  float* wide = reinterpret_cast<float*>(hi + n_rows);   // flash_tile_wide_floats(T, dk)
   const kernels::AttentionKernels& ak = kernels::attention_kernels(table);
   const kernels::ToFloatFn widen_k = ak.widen(kv.type);
   const kernels::ToFloatFn widen_v = ak.widen(kv.v_type.value_or(kv.type));

@@ -26,6 +26,8 @@
 namespace ef::kernels::x86::avx512 {
 namespace {
 
+#define EF_INLINE inline __attribute__((always_inline))
+
 // out lane i = sum of the 16 lanes of v[i] (transpose-add in 4 levels).
 inline __m512 transpose_add16(const __m512* v) {
   __m512 t[8], u[4];
@@ -173,14 +175,18 @@ inline float softmax_row(const FlashTileArgs& a, int64_t r, int64_t lo, int64_t 
   const int64_t jb = lo & ~int64_t{15};
   const float m_old = a.m[r];
   const float m_new = std::max(m_old, _mm512_reduce_max_ps(vmax));
-  // 0 on the row's first tile (m_old = -inf). The vector exp on one lane: a
-  // libm call per row and tile cost ~1% of a prefill.
-  const float alpha = _mm512_cvtss_f32(exp16(_mm512_set1_ps(m_old - m_new)));
+  // 0 on the row's first tile (m_old = -inf: exp16 gives +0 there, but by
+  // an underflow assist). The vector exp on one lane: a libm call per row
+  // and tile cost ~1% of a prefill.
+  const float alpha =
+      m_old == -INFINITY ? 0.0f : _mm512_cvtss_f32(exp16(_mm512_set1_ps(m_old - m_new)));
   const __m512 mv = _mm512_set1_ps(m_new);
   __m512 vsum = _mm512_setzero_ps();
   for (int64_t j0 = jb; j0 < hi; j0 += 16) {
-    const __m512 p =
-        _mm512_maskz_mov_ps(visible(j0, lo, hi), exp16(_mm512_sub_ps(_mm512_loadu_ps(s + j0), mv)));
+    // Masked lanes take exp(0) (then 0): exp16(-inf) would underflow through
+    // vscalefps into a denormal, a microcode assist per block on partial blocks.
+    const __mmask16 vis = visible(j0, lo, hi);
+    const __m512 p = _mm512_maskz_mov_ps(vis, exp16(_mm512_maskz_sub_ps(vis, _mm512_loadu_ps(s + j0), mv)));
     _mm512_storeu_ps(s + j0, p);
     vsum = _mm512_add_ps(vsum, p);
   }
@@ -295,49 +301,53 @@ inline void scores_block(const float* const* q, const float* kt, int64_t dk_rt, 
   for (int i = 0; i < R; ++i) out[i] = _mm512_add_ps(h[i], g[i]);
 }
 
+// 64 floats of one V row. Named members, not arrays, and always-inlined
+// helpers: GCC keeps them in registers only then (an array member of
+// pv64's accumulator struct went through the stack on every fma).
+struct V64 {
+  __m512 x0, x1, x2, x3;
+};
+EF_INLINE V64 load64(const float* v) {
+  return {_mm512_loadu_ps(v), _mm512_loadu_ps(v + 16), _mm512_loadu_ps(v + 32),
+          _mm512_loadu_ps(v + 48)};
+}
+EF_INLINE void fma64(float p, const V64& v, V64& a) {
+  const __m512 pv = _mm512_set1_ps(p);
+  a.x0 = _mm512_fmadd_ps(pv, v.x0, a.x0);
+  a.x1 = _mm512_fmadd_ps(pv, v.x1, a.x1);
+  a.x2 = _mm512_fmadd_ps(pv, v.x2, a.x2);
+  a.x3 = _mm512_fmadd_ps(pv, v.x3, a.x3);
+}
+
 // pv64's accumulators for one row: a gets positions lo, lo + 2, ..., b gets
 // lo + 1, lo + 3, ...; a single last position goes to a.
 struct Pv64Acc {
-  __m512 a[4], b[4];
+  V64 a, b;
   const float* p;
-  Pv64Acc(const float* acc, float alpha, const float* p_) : p(p_) {
-    const __m512 al = _mm512_set1_ps(alpha);
-    for (int i = 0; i < 4; ++i) {
-      a[i] = _mm512_mul_ps(_mm512_loadu_ps(acc + 16 * i), al);
-      b[i] = _mm512_setzero_ps();
-    }
-  }
-  void pair(int64_t j, const __m512* v0, const __m512* v1) {
-    const __m512 p0 = _mm512_set1_ps(p[j]);
-    const __m512 p1 = _mm512_set1_ps(p[j + 1]);
-    for (int i = 0; i < 4; ++i) a[i] = _mm512_fmadd_ps(p0, v0[i], a[i]);
-    for (int i = 0; i < 4; ++i) b[i] = _mm512_fmadd_ps(p1, v1[i], b[i]);
-  }
-  void single(int64_t j, const __m512* v0) {
-    const __m512 p0 = _mm512_set1_ps(p[j]);
-    for (int i = 0; i < 4; ++i) a[i] = _mm512_fmadd_ps(p0, v0[i], a[i]);
-  }
-  void store(float* acc) const {
-    for (int i = 0; i < 4; ++i) _mm512_storeu_ps(acc + 16 * i, _mm512_add_ps(a[i], b[i]));
-  }
 };
-
-inline void load64(const float* v, __m512* out) {
-  for (int i = 0; i < 4; ++i) out[i] = _mm512_loadu_ps(v + 16 * i);
+EF_INLINE Pv64Acc pv64_begin(const float* acc, float alpha, const float* p) {
+  const __m512 al = _mm512_set1_ps(alpha);
+  const __m512 z = _mm512_setzero_ps();
+  return {{_mm512_mul_ps(_mm512_loadu_ps(acc), al), _mm512_mul_ps(_mm512_loadu_ps(acc + 16), al),
+           _mm512_mul_ps(_mm512_loadu_ps(acc + 32), al), _mm512_mul_ps(_mm512_loadu_ps(acc + 48), al)},
+          {z, z, z, z},
+          p};
+}
+EF_INLINE void pv64_end(const Pv64Acc& x, float* acc) {
+  _mm512_storeu_ps(acc, _mm512_add_ps(x.a.x0, x.b.x0));
+  _mm512_storeu_ps(acc + 16, _mm512_add_ps(x.a.x1, x.b.x1));
+  _mm512_storeu_ps(acc + 32, _mm512_add_ps(x.a.x2, x.b.x2));
+  _mm512_storeu_ps(acc + 48, _mm512_add_ps(x.a.x3, x.b.x3));
 }
 
 // Positions [j, hi) of one row alone, continuing its pairing.
-inline void pv64_rest(Pv64Acc& x, const F32Rows& v, int64_t d0, int64_t j, int64_t hi) {
-  __m512 v0[4], v1[4];
+EF_INLINE void pv64_rest(Pv64Acc& x, const F32Rows& v, int64_t d0, int64_t j, int64_t hi) {
   for (; j + 1 < hi; j += 2) {
-    load64(v.row(j) + d0, v0);
-    load64(v.row(j + 1) + d0, v1);
-    x.pair(j, v0, v1);
+    const V64 v0 = load64(v.row(j) + d0), v1 = load64(v.row(j + 1) + d0);
+    fma64(x.p[j], v0, x.a);
+    fma64(x.p[j + 1], v1, x.b);
   }
-  if (j < hi) {
-    load64(v.row(j) + d0, v0);
-    x.single(j, v0);
-  }
+  if (j < hi) fma64(x.p[j], load64(v.row(j) + d0), x.a);
 }
 
 // pv64 for rows A and B at once: where their ranges overlap each V row load
@@ -346,31 +356,68 @@ inline void pv64_rest(Pv64Acc& x, const F32Rows& v, int64_t d0, int64_t j, int64
 inline void pv64_pair(float* acc_a, float alpha_a, const float* p_a, int64_t lo_a, int64_t hi_a,
                       float* acc_b, float alpha_b, const float* p_b, int64_t lo_b, int64_t hi_b,
                       const F32Rows& v, int64_t d0) {
-  Pv64Acc x(acc_a + d0, alpha_a, p_a), y(acc_b + d0, alpha_b, p_b);
+  Pv64Acc x = pv64_begin(acc_a + d0, alpha_a, p_a), y = pv64_begin(acc_b + d0, alpha_b, p_b);
   const int64_t ls = std::max(lo_a, lo_b), hs = std::min(hi_a, hi_b);
-  __m512 v0[4], v1[4];
   // The row starting first runs alone up to ls (an even count: whole pairs).
-  for (int64_t j = lo_a; j < ls; j += 2) {
-    load64(v.row(j) + d0, v0);
-    load64(v.row(j + 1) + d0, v1);
-    x.pair(j, v0, v1);
-  }
-  for (int64_t j = lo_b; j < ls; j += 2) {
-    load64(v.row(j) + d0, v0);
-    load64(v.row(j + 1) + d0, v1);
-    y.pair(j, v0, v1);
-  }
+  pv64_rest(x, v, d0, lo_a, ls);
+  pv64_rest(y, v, d0, lo_b, ls);
   int64_t j = ls;
   for (; j + 1 < hs; j += 2) {
-    load64(v.row(j) + d0, v0);
-    load64(v.row(j + 1) + d0, v1);
-    x.pair(j, v0, v1);
-    y.pair(j, v0, v1);
+    V64 v0 = load64(v.row(j) + d0), v1 = load64(v.row(j + 1) + d0);
+    // In registers: left to itself GCC folds each load into both rows'
+    // fmas (16 vector loads per 16 fmas instead of 8: load-port bound).
+    __asm__("" : "+v"(v0.x0), "+v"(v0.x1), "+v"(v0.x2), "+v"(v0.x3));
+    __asm__("" : "+v"(v1.x0), "+v"(v1.x1), "+v"(v1.x2), "+v"(v1.x3));
+    fma64(x.p[j], v0, x.a);
+    fma64(x.p[j + 1], v1, x.b);
+    fma64(y.p[j], v0, y.a);
+    fma64(y.p[j + 1], v1, y.b);
   }
   pv64_rest(x, v, d0, j, hi_a);
   pv64_rest(y, v, d0, j, hi_b);
-  x.store(acc_a + d0);
-  y.store(acc_b + d0);
+  pv64_end(x, acc_a + d0);
+  pv64_end(y, acc_b + d0);
+}
+
+// softmax_row on R rows, interleaved: one exp16 gives the R alphas (exp16
+// is lane-wise, so lane i holds exactly softmax_row's alpha of row i) and
+// the rows' exp16 chains of a block run side by side. Per row the same
+// operations in the same order as softmax_row.
+template <int R>
+EF_INLINE void softmax_group(const FlashTileArgs& a, const int64_t* idx, const int64_t* lo,
+                             const int64_t* hi, float* const* s, const __m512* vmax, int64_t jb,
+                             int64_t je, float* alpha) {
+  alignas(64) float d[16] = {};
+  float m_new[R];
+  for (int i = 0; i < R; ++i) {
+    const float m_old = a.m[idx[i]];
+    m_new[i] = std::max(m_old, _mm512_reduce_max_ps(vmax[i]));
+    d[i] = m_old - m_new[i];
+  }
+  // Lanes of rows without a position yet (m_old = -inf) take exp(0), then
+  // +0 = exp16(-inf) (as softmax_row: no underflow assist).
+  const __mmask16 seen = _mm512_cmp_ps_mask(_mm512_load_ps(d), _mm512_set1_ps(-INFINITY), _CMP_NEQ_OQ);
+  _mm512_store_ps(d, _mm512_maskz_mov_ps(seen, exp16(_mm512_maskz_mov_ps(seen, _mm512_load_ps(d)))));
+  __m512 mv[R], vsum[R];
+  for (int i = 0; i < R; ++i) {
+    alpha[i] = d[i];
+    mv[i] = _mm512_set1_ps(m_new[i]);
+    vsum[i] = _mm512_setzero_ps();
+  }
+  for (int64_t j0 = jb; j0 < je; j0 += 16) {
+    for (int i = 0; i < R; ++i) {
+      if (j0 + 16 <= lo[i] || j0 >= hi[i]) continue;
+      const __mmask16 vis = visible(j0, lo[i], hi[i]);
+      const __m512 p =
+          _mm512_maskz_mov_ps(vis, exp16(_mm512_maskz_sub_ps(vis, _mm512_loadu_ps(s[i] + j0), mv[i])));
+      _mm512_storeu_ps(s[i] + j0, p);
+      vsum[i] = _mm512_add_ps(vsum[i], p);
+    }
+  }
+  for (int i = 0; i < R; ++i) {
+    a.l[idx[i]] = a.l[idx[i]] * alpha[i] + _mm512_reduce_add_ps(vsum[i]);
+    a.m[idx[i]] = m_new[i];
+  }
 }
 
 // R rows (indices idx) of the tile on the transposed keys kt (block of key
@@ -409,7 +456,7 @@ void tile_group(const FlashTileArgs& a, const F32Rows& vr, const float* kt, cons
     }
   }
   float alpha[R];
-  for (int i = 0; i < R; ++i) alpha[i] = softmax_row(a, idx[i], lo[i], hi[i], s[i], vmax[i]);
+  softmax_group<R>(a, idx, lo, hi, s, vmax, jb, je, alpha);
   // P V: rows in pairs where pv64_pair applies, else alone.
   for (int i = 0; i < R; i += 2) {
     const bool pair = i + 1 < R && ((lo[i] ^ lo[i + 1]) & 1) == 0 &&
@@ -488,7 +535,12 @@ void flash_tile(const FlashTileArgs& a) {
     return;
   }
   const F32Rows kr{a.k, a.dk}, vr{a.v, a.dv};
-  if (a.wide == nullptr) {
+  // Below ~8 visible rows the K transpose costs more than it saves
+  // (attention_bench --only tile --rows N); both paths give the same bits.
+  constexpr int64_t kMinWideRows = 8;
+  int64_t visible_rows = 0;
+  for (int64_t r = 0; r < a.n_q; ++r) visible_rows += a.lo[r] < a.hi[r];
+  if (a.wide == nullptr || visible_rows < kMinWideRows) {
     tile_rows(a, kr, vr);
     return;
   }
