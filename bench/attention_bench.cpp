@@ -7,18 +7,28 @@
 //   valgrind --tool=callgrind --toggle-collect='ef::attention*'
 // with EDGEFORMER_ISA=avx2 (valgrind has no AVX-512).
 // Usage: attention_bench [--depth 4096] [--reps 20] [--cache f16|f32] [--threads 1]
-//                        [--only decode|prefill] [--flash on|off|both]
+//                        [--only decode|prefill|tile] [--flash on|off|both]
+//                        [--rows 48] [--dk 64]
+// --only tile: the active ISA's flash_tile alone on one 64-key F32 tile,
+// row by row (FlashTileArgs::wide unset) vs several rows at a time (wide
+// set), for --rows query rows (prefill: 16 tokens x GQA group 3 = 48) seeing
+// the whole tile ("full") or a causal diagonal ("diag", row r of token
+// r / 3 sees keys [0, 48 + r / 3]... clipped to the tile).
 #include <time.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "core/thread_pool.h"
 #include "edgeformer/model.h"
+#include "kernels/attention.h"
 #include "kernels/kernels.h"
 #include "model/attention.h"
 #include "model/llama_forward.h"
@@ -30,12 +40,61 @@ double cpu_s() {
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
+// CPU time per flash_tile call (min over reps of 100 calls), row by row and wide.
+int tile_bench(int64_t n_q, int64_t d, int reps) {
+  namespace k = ef::kernels;
+  constexpr int64_t T = 64;
+  const k::AttentionKernels& ak = k::attention_kernels(k::active());
+  std::mt19937 rng(2);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  // 64-byte aligned, as flash_attend places its tiles.
+  std::vector<std::unique_ptr<float[], decltype(&std::free)>> keep;
+  auto buffer = [&](int64_t n) {
+    auto* p = static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>((n + 15) / 16 * 64)));
+    keep.emplace_back(p, &std::free);
+    return std::span<float>(p, static_cast<size_t>(n));
+  };
+  auto q = buffer(n_q * d), kt = buffer(T * d), vt = buffer(T * d), s = buffer(T),
+       wide = buffer(k::flash_tile_wide_floats(T, d)), m = buffer(n_q), l = buffer(n_q),
+       acc = buffer(n_q * d);
+  for (auto& x : q) x = nd(rng) * 0.125f;
+  for (auto& x : kt) x = nd(rng);
+  for (auto& x : vt) x = nd(rng);
+  std::printf("flash_tile alone, isa %s, %lld rows, dk = dv = %lld, 64-key tile, min CPU time "
+              "of %d x 100 calls\n",
+              k::isa_name(k::active().isa), static_cast<long long>(n_q),
+              static_cast<long long>(d), reps);
+  for (const char* shape : {"full", "diag"}) {
+    std::vector<int32_t> lo(static_cast<size_t>(n_q), 0), hi(lo.size());
+    for (int64_t r = 0; r < n_q; ++r) {
+      hi[r] = std::string(shape) == "full" ? T : static_cast<int32_t>(std::min(T, 49 + r / 3));
+    }
+    for (int w = 0; w < 2; ++w) {
+      k::FlashTileArgs a{q.data(), n_q, kt.data(), vt.data(), T, d, d, lo.data(), hi.data(),
+                         m.data(), l.data(), acc.data(), s.data()};
+      a.wide = w ? wide.data() : nullptr;
+      double best = 1e30;
+      for (int r = 0; r < reps; ++r) {
+        std::fill(m.begin(), m.end(), -INFINITY);
+        std::fill(l.begin(), l.end(), 0.0f);
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        const double c0 = cpu_s();
+        for (int i = 0; i < 100; ++i) ak.flash_tile(a);
+        best = std::min(best, cpu_s() - c0);
+      }
+      std::printf("  %s %-11s %8.3f us per call\n", shape, w ? "wide" : "row by row",
+                  best * 1e6 / 100);
+    }
+  }
+  return 0;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   int64_t depth = 4096;
   int reps = 20, threads = 1;
   std::string cache_name = "f16", only, flash_sel = "both";
+  int64_t tile_rows = 48, tile_dk = 64;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--depth") depth = std::atoll(v.c_str());
@@ -44,11 +103,14 @@ int main(int argc, char** argv) {
     else if (a == "--threads") threads = std::atoi(v.c_str());
     else if (a == "--only") only = v;
     else if (a == "--flash") flash_sel = v;
+    else if (a == "--rows") tile_rows = std::atoll(v.c_str());
+    else if (a == "--dk") tile_dk = std::atoll(v.c_str());
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
     }
   }
+  if (only == "tile") return tile_bench(tile_rows, tile_dk, reps);
   ef::ModelConfig c;
   c.n_embd = 576;
   c.n_layer = 1;

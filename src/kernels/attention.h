@@ -46,7 +46,21 @@ struct FlashTileArgs {
   float* l = nullptr;           // [n_q] running sum of exp (0 initially)
   float* acc = nullptr;         // [n_q][dv] unnormalised output (0 initially)
   float* s = nullptr;           // [round_up(n_kv, 16)] scratch: one row's scores
+  // Optional scratch of flash_tile_wide_floats(n_kv, dk) floats. With it a
+  // SIMD kernel may take several rows at a time (K transposed once per call,
+  // each key load shared by a few rows); without it, row by row. The same
+  // bits either way: a kernel's per-row and multi-row paths sum every dot
+  // product and P V term in the same order.
+  float* wide = nullptr;
 };
+
+// Floats of FlashTileArgs::wide for a tile of n_kv keys of width dk: K
+// transposed in 16-key blocks [round_up(n_kv, 16) / 16][dk][16], then the
+// scores of up to kFlashWideRows rows [kFlashWideRows][round_up(n_kv, 16)].
+constexpr int64_t kFlashWideRows = 8;
+constexpr int64_t flash_tile_wide_floats(int64_t n_kv, int64_t dk) {
+  return (n_kv + 15) / 16 * 16 * (dk + kFlashWideRows);
+}
 using FlashTileFn = void (*)(const FlashTileArgs& a);
 
 // K and V rows in F16, read in place (no widened F32 copy; the caller points

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "kernels/attention.h"
@@ -12,9 +13,13 @@
 namespace ef {
 
 size_t flash_scratch_floats(int64_t dk, int64_t dv, int64_t max_rows) {
-  // K tile [T][dk], V tile [T][dv], scores [T]; per row: scaled query [dk],
-  // acc [dv], M, S, lo, hi (int32 stored in float slots).
-  return static_cast<size_t>(kFlashKvTile * (dk + dv + 1) + max_rows * (dk + dv + 4));
+  // Up to 15 floats to reach a 64-byte boundary; K tile [T][dk], V tile
+  // [T][dv], scores [T], the kernel's multi-row scratch (FlashTileArgs::wide:
+  // K transposed, a few rows' scores); per row: scaled query [dk], acc [dv],
+  // M, S, lo, hi (int32 stored in float slots).
+  return static_cast<size_t>(16 + kFlashKvTile * (dk + dv + 1) +
+                             kernels::flash_tile_wide_floats(kFlashKvTile, dk) +
+                             max_rows * (dk + dv + 4));
 }
 
 namespace {
@@ -37,10 +42,15 @@ void flash_attend(const FlashKv& kv, const FlashRow* rows, int64_t n_rows, float
   constexpr int64_t T = kFlashKvTile;
   const int64_t dk = kv.dk;
   const int64_t dv = kv.dv;
-  float* ktile = scratch;                                // [T][dk]  keys of the tile, F32
+  // Tiles on 64-byte boundaries (T is a multiple of 16): a vector load
+  // split over two cache lines costs two, and the kernels' P V is
+  // load-bound on them. Callers' per-thread scratch need not be aligned.
+  const auto addr = reinterpret_cast<uintptr_t>(scratch);
+  float* ktile = scratch + (((addr + 63) & ~uintptr_t{63}) - addr) / sizeof(float);  // [T][dk]
   float* vtile = ktile + T * dk;                         // [T][dv]  values of the tile, F32
   float* s = vtile + T * dv;                             // [T]      one row's scores
-  float* qs = s + T;                                     // [n_rows][dk] scale * q
+  float* wide = s + T;                                   // flash_tile_wide_floats(T, dk)
+  float* qs = wide + kernels::flash_tile_wide_floats(T, dk);  // [n_rows][dk] scale * q
   float* acc = qs + n_rows * dk;                         // [n_rows][dv] unnormalised output
   float* M = acc + n_rows * dv;                          // [n_rows] running max
   float* S = M + n_rows;                                 // [n_rows] running sum of exp
@@ -88,6 +98,7 @@ void flash_attend(const FlashKv& kv, const FlashRow* rows, int64_t n_rows, float
   args.l = S;
   args.acc = acc;
   args.s = s;
+  args.wide = wide;
   for (int64_t t0 = hi_all > 0 ? lo_all / T * T : 0; t0 < hi_all; t0 += T) {
     for (int64_t r = 0; r < n_rows; ++r) {
       lo[r] = static_cast<int32_t>(std::clamp(rows[r].lo - t0, int64_t{0}, T));

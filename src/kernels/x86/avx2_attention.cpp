@@ -162,12 +162,17 @@ void tile_row(const FlashTileArgs& a, const Rows& kr, const Rows& vr, int64_t r)
   }
   const float m_old = a.m[r];
   const float m_new = std::max(m_old, hmax8(vmax));
-  const float alpha = _mm256_cvtss_f32(exp8(_mm256_set1_ps(m_old - m_new)));  // no libm call
+  // No libm call; 0 on the row's first tile (m_old = -inf): exp8 gives +0
+  // there too, but through an underflowing multiply (a microcode assist).
+  const float alpha =
+      m_old == -INFINITY ? 0.0f : _mm256_cvtss_f32(exp8(_mm256_set1_ps(m_old - m_new)));
   const __m256 mv = _mm256_set1_ps(m_new);
   __m256 vsum = _mm256_setzero_ps();
   for (int64_t j0 = jb; j0 < hi; j0 += 8) {
+    // Masked lanes take exp(0), then 0: exp8(-inf) would underflow (assist).
+    const __m256 vis = visible(j0, lo, hi);
     const __m256 p =
-        _mm256_and_ps(visible(j0, lo, hi), exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j0), mv)));
+        _mm256_and_ps(vis, exp8(_mm256_and_ps(vis, _mm256_sub_ps(_mm256_loadu_ps(s + j0), mv))));
     _mm256_storeu_ps(s + j0, p);
     vsum = _mm256_add_ps(vsum, p);
   }
