@@ -39,6 +39,9 @@ struct ForwardScratch {
   size_t flash_floats = 0;
   Buffer flash_parts;  // [n_head][n_ctx / kFlashKvChunk + 2][head_dim + 1]  decode pieces
   Buffer flash_lse;    // [n_ubatch][n_head]  merged lse per row (offloaded layers)
+  Buffer xq;  // normed rows quantized straight to q8_0 (rmsnorm fused with the
+              // quantizer): [n_ubatch][n_embd / 32] BlockQ8_0, 8-byte aligned,
+              // then [n_ubatch][n_embd / 32] kernels::ActBlockInfo
   std::vector<uint8_t> matmul_scratch;  // activations converted to vec_dot types
 
   static Result<ForwardScratch> create(const ModelConfig& config, int64_t n_ubatch,
@@ -63,6 +66,12 @@ struct ForwardScratch {
 // `offload` (optional): layers it offloads attend piece by piece over rows
 // from disk + ring (attention_offloaded; the caller ran
 // offload->before_store for this batch first).
+// Whether llama_forward fuses each rmsnorm with the q8_0 quantization of its
+// matmuls' input (when all of them take q8_0 activations: q8_0/q4_0
+// weights), skipping the float xb round trip. Same logits bit for bit either
+// way; EDGEFORMER_FUSE_NORM=0 turns it off (A/B runs, tests).
+bool norm_quant_fusion_enabled();
+
 void llama_forward(const ModelConfig& config, const LlamaWeights& weights, KvCache& cache,
                    ForwardScratch& scratch, ThreadPool& pool, const int32_t* tokens, int64_t n,
                    int64_t n_past, int64_t out_begin, float* logits,
