@@ -191,6 +191,38 @@ TEST(RowOpsRmsnormQ8, FusedEqualsRmsnormThenQuantizerOnEveryIsa) {
   EXPECT_GT(n_checked, 0);
 }
 
+// Many random rows: a normed float that differs by one ulp (another order
+// of the same products) flips a quant now and then (~1e-5 per element), so
+// a million elements per ISA catch a fused op that is not the row op's
+// arithmetic even where hand-made rows do not.
+TEST(RowOpsRmsnormQ8, ManyRandomRowsBitIdenticalOnEveryIsa) {
+  const int64_t k = 576, rows = 2048;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(k * rows)), weight(static_cast<size_t>(k));
+  for (auto& v : x) v = normal(rng) * (1.0f + 0.5f * normal(rng));
+  for (auto& v : weight) v = 1.0f + 0.3f * normal(rng);
+  const auto nb = static_cast<size_t>(k / 32);
+  for (Isa isa : available_isas()) {
+    auto table = table_for(isa);
+    ASSERT_TRUE(table.ok());
+    const RowOps& ro = row_ops(**table);
+    std::vector<float> normed(static_cast<size_t>(k));
+    std::vector<BlockQ8_0> want(nb), got(nb);
+    std::vector<ActBlockInfo> want_info(nb), got_info(nb);
+    int64_t bad_rows = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* xr = x.data() + r * k;
+      ro.rmsnorm(normed.data(), xr, weight.data(), k, 1e-5f);
+      (*table)->q8_0.from_float_act_info(normed.data(), want.data(), want_info.data(), k);
+      ro.rmsnorm_q8_0(got.data(), got_info.data(), xr, weight.data(), k, 1e-5f);
+      bad_rows += !same_bits(want.data(), got.data(), nb * sizeof(BlockQ8_0)) ||
+                  !same_bits(want_info.data(), got_info.data(), nb * sizeof(ActBlockInfo));
+    }
+    EXPECT_EQ(bad_rows, 0) << isa_name(isa);
+  }
+}
+
 // A pre-quantized input (with its info, or without: computed on demand)
 // gives the matmul the same bytes as the float input, packed or not.
 TEST(KernelsActQuantInfo, PrequantizedMatmulInputEqualsFloatInput) {
