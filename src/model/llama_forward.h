@@ -53,6 +53,12 @@ struct ForwardScratch {
                                 int n_threads, uint64_t* matmul_part = nullptr);
 };
 
+// Whether llama_forward fuses each rmsnorm with the q8_0 quantization of its
+// matmuls' input (when all of them take q8_0 activations: q8_0/q4_0
+// weights), skipping the float xb round trip. Same logits bit for bit either
+// way; EDGEFORMER_FUSE_NORM=0 turns it off (A/B runs, tests).
+bool norm_quant_fusion_enabled();
+
 // Runs tokens[0, n) at positions n_past .. n_past + n - 1 (n <= n_ubatch,
 // n_past + n <= cache n_ctx; token ids already validated), appending their
 // keys and values to `cache`. Logits of tokens [out_begin, n) are written to
@@ -66,12 +72,6 @@ struct ForwardScratch {
 // `offload` (optional): layers it offloads attend piece by piece over rows
 // from disk + ring (attention_offloaded; the caller ran
 // offload->before_store for this batch first).
-// Whether llama_forward fuses each rmsnorm with the q8_0 quantization of its
-// matmuls' input (when all of them take q8_0 activations: q8_0/q4_0
-// weights), skipping the float xb round trip. Same logits bit for bit either
-// way; EDGEFORMER_FUSE_NORM=0 turns it off (A/B runs, tests).
-bool norm_quant_fusion_enabled();
-
 void llama_forward(const ModelConfig& config, const LlamaWeights& weights, KvCache& cache,
                    ForwardScratch& scratch, ThreadPool& pool, const int32_t* tokens, int64_t n,
                    int64_t n_past, int64_t out_begin, float* logits,
