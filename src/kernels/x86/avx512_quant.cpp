@@ -206,19 +206,15 @@ void quantize_row_q8_0(const float* x, void* y, int64_t n) {
 // ggml-cpu's x86 activation quantizer (bit-identical to
 // ref::quantize_row_q8_0_act), see avx512_q8_act.h.
 void quantize_row_q8_0_act(const float* x, void* y, int64_t n) {
-  auto* blocks = static_cast<BlockQ8_0*>(y);
-  for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    const float* xb = x + b * kQK8_0;
-    quantize_block_q8_0_act(_mm512_loadu_ps(xb), _mm512_loadu_ps(xb + 16), blocks + b, nullptr);
-  }
+  quantize_row_q8_0_act_info(x, y, nullptr, n);
 }
 
 void quantize_row_q8_0_act_info(const float* x, void* y, ActBlockInfo* info, int64_t n) {
-  auto* blocks = static_cast<BlockQ8_0*>(y);
-  for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    const float* xb = x + b * kQK8_0;
-    quantize_block_q8_0_act(_mm512_loadu_ps(xb), _mm512_loadu_ps(xb + 16), blocks + b, info + b);
-  }
+  auto load = [x](int64_t b, __m512& v0, __m512& v1) {
+    v0 = _mm512_loadu_ps(x + b * kQK8_0);
+    v1 = _mm512_loadu_ps(x + b * kQK8_0 + 16);
+  };
+  quantize_blocks_q8_0_act(load, n / kQK8_0, static_cast<BlockQ8_0*>(y), info);
 }
 
 }  // namespace ef::kernels::x86::avx512

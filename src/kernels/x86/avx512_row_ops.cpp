@@ -102,20 +102,18 @@ void rmsnorm(float* out, const float* x, const float* weight, int64_t n, float e
   }
 }
 
-// rmsnorm's scale and products, each 32 normed floats quantized from
+// rmsnorm's scale and products, 32 normed floats per block quantized from
 // registers (avx512_q8_act.h, the quantizer of the AVX-512 tables).
 void rmsnorm_q8_0(void* y, ActBlockInfo* info, const float* x, const float* weight, int64_t n,
                   float eps) {
   const __m512 scale = rms_scale(x, n, eps);
-  auto* blocks = static_cast<BlockQ8_0*>(y);
-  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+  auto load = [&](int64_t b, __m512& v0, __m512& v1) {
     const int64_t i = b * kQK8_0;
-    const __m512 v0 = _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), scale),
-                                    _mm512_loadu_ps(weight + i));
-    const __m512 v1 = _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i + 16), scale),
-                                    _mm512_loadu_ps(weight + i + 16));
-    quantize_block_q8_0_act(v0, v1, blocks + b, info != nullptr ? info + b : nullptr);
-  }
+    v0 = _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), scale), _mm512_loadu_ps(weight + i));
+    v1 = _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i + 16), scale),
+                       _mm512_loadu_ps(weight + i + 16));
+  };
+  quantize_blocks_q8_0_act(load, n / kQK8_0, static_cast<BlockQ8_0*>(y), info);
 }
 
 // x * cos + swap_pairs(x) * (-sin, +sin): two rounded products and a sum,
