@@ -6,7 +6,7 @@
 //  - rmsnorm_q8_0 == the same set's rmsnorm, then the table's quantizer and
 //    act_block_info, bit for bit (with and without info);
 //  - matmul on a pre-quantized MatmulInput == matmul on the floats.
-// Rows of k = 32, 64, 96, 576, 1536 with zero rows/blocks, huge and small
+// Rows of k = 32 ... 1536 with zero rows/blocks, huge and small
 // magnitudes and exact .5 ties.
 #include <gtest/gtest.h>
 
@@ -28,7 +28,9 @@
 namespace ef::kernels {
 namespace {
 
-const int64_t kLengths[] = {32, 64, 96, 576, 1536};
+// Blocks per row 1, 2, 3, 8, 9, 15, 18, 48: the AVX-512 quantizer goes 16
+// blocks at a time, so every partial last group size class is here.
+const int64_t kLengths[] = {32, 64, 96, 256, 288, 480, 576, 1536};
 
 // Named rows of k floats covering the cases the quantizer must get right.
 struct Row {
