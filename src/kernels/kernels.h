@@ -49,6 +49,10 @@ using RepackFn = void (*)(const void* w, size_t w_row_bytes, int64_t n_rows, int
 // (x_info[t * (k / 32) + b], kernels/packed.h):
 //   y[t*ldy + r] = ref::vec_dot_*_blockfma(w row r, x row t)   bit for bit.
 struct ActBlockInfo;
+// from_float_act and act_block_info (kernels/packed.h) in one pass over a q8_0
+// activation row: y = from_float_act(x), info[b] = {fp16->fp32 of y[b].d,
+// sum of y[b].qs}, bit for bit (n a multiple of 32).
+using FromFloatActInfoFn = void (*)(const float* x, void* y, ActBlockInfo* info, int64_t n);
 using PackedGemmFn = void (*)(int64_t k, const void* packed, int64_t row_begin, int64_t row_end,
                               const void* x, size_t x_row_bytes, const ActBlockInfo* x_info,
                               int64_t n_tokens, float* y, int64_t ldy);
@@ -66,6 +70,9 @@ struct TypeKernels {
   // llama-quantize uses id = 1/(amax/127) and roundf. Every ISA's version is
   // bit-identical to ref::quantize_row_q8_0_act for finite inputs.
   FromFloatFn from_float_act = nullptr;
+  // from_float_act + the per-block info of the packed gemms, in one pass
+  // (q8_0 only, every ISA; null for the other types).
+  FromFloatActInfoFn from_float_act_info = nullptr;
   // Packed weights (kernels/packed.h), both null where an ISA has none:
   // weights are repacked at model load only when the active table has them.
   RepackFn repack = nullptr;
@@ -133,6 +140,17 @@ class MatmulInput {
  public:
   MatmulInput(const float* x, int64_t n_tokens, int64_t k, std::vector<uint8_t>& scratch)
       : x_(x), n_tokens_(n_tokens), k_(k), scratch_(&scratch) {}
+  // An input already in q8_0, as from_float_act makes it (or a fused
+  // producer such as RowOps::rmsnorm_q8_0): n_tokens rows of k / 32 BlockQ8_0
+  // back to back at xq, and their per-block info (x_info[t * (k / 32) + b],
+  // or nullptr: then computed into `scratch` the first time a packed gemm
+  // needs it). Only for weights with matmul_takes_q8_0(w, table): there are
+  // no floats to convert for another vec_dot type (matmul writes nothing
+  // then). The q8_0 bytes of every ISA's from_float_act are the same, so the
+  // input serves any table.
+  MatmulInput(const void* xq, const ActBlockInfo* x_info, int64_t n_tokens, int64_t k,
+              std::vector<uint8_t>& scratch)
+      : x_(nullptr), n_tokens_(n_tokens), k_(k), scratch_(&scratch), xq_(xq), xq_info_(x_info) {}
 
  private:
   friend void matmul(const Tensor& w, MatmulInput& in, float* y, int64_t ldy, ThreadPool& pool,
@@ -143,7 +161,15 @@ class MatmulInput {
   const KernelTable* table_ = nullptr;  // table of the conversion held (null: none)
   DType type_ = DType::F32;             // its vec_dot type
   bool has_info_ = false;               // ActBlockInfo computed (q8_0, packed gemms)
+  const void* xq_ = nullptr;            // pre-quantized q8_0 rows (x_ is null then)
+  const ActBlockInfo* xq_info_ = nullptr;  // their info (given, or computed into scratch)
 };
+// Whether matmul feeds `w` q8_0 activations under `table` (q8_0 and q4_0
+// weights), i.e. whether it can take a pre-quantized MatmulInput.
+bool matmul_takes_q8_0(const Tensor& w, const KernelTable& table = active());
+// Whether matmul on `w` uses a packed gemm under `table`, i.e. reads the
+// activations' ActBlockInfo.
+bool matmul_uses_act_info(const Tensor& w, const KernelTable& table = active());
 void matmul(const Tensor& w, MatmulInput& in, float* y, int64_t ldy, ThreadPool& pool,
             const KernelTable& table = active());
 

@@ -70,6 +70,15 @@ size_t matmul_scratch_bytes(DType weight_type, int64_t k, int64_t n_tokens) {
   return bytes;
 }
 
+bool matmul_takes_q8_0(const Tensor& w, const KernelTable& table) {
+  return table.for_type(w.type).vec_dot_type == DType::Q8_0;
+}
+
+bool matmul_uses_act_info(const Tensor& w, const KernelTable& table) {
+  const TypeKernels& tk = table.for_type(w.type);
+  return w.packed != nullptr && tk.gemm_packed != nullptr && tk.vec_dot_type == DType::Q8_0;
+}
+
 void matmul(const Tensor& w, const float* x, int64_t n_tokens, float* y, int64_t ldy,
             std::vector<uint8_t>& scratch, ThreadPool& pool, const KernelTable& table) {
   MatmulInput in(x, n_tokens, w.ne[0], scratch);
@@ -92,15 +101,38 @@ void matmul(const Tensor& w, MatmulInput& in, float* y, int64_t ldy, ThreadPool&
       !row_size_bytes(vt, static_cast<uint64_t>(k))) {
     return;
   }
-  const bool packed = w.packed != nullptr && tk.gemm_packed != nullptr && vt == DType::Q8_0;
+  const bool packed = matmul_uses_act_info(w, table);
   const int64_t nb = k / kQK8_0;
+  const size_t q8_row_bytes = static_cast<size_t>(nb) * sizeof(BlockQ8_0);
 
   // 1. Activations -> vec_dot_type, once per token (not once per row), and
   //    once per MatmulInput for all weights of the same vec_dot type.
   const void* xq = x;
   size_t x_row_bytes = static_cast<size_t>(k) * sizeof(float);
   const ActBlockInfo* x_info = nullptr;
-  if (vt != DType::F32) {
+  if (in.xq_ != nullptr) {
+    // Pre-quantized q8_0 rows: nothing to convert, the info made on demand.
+    if (vt != DType::Q8_0) return;
+    xq = in.xq_;
+    x_row_bytes = q8_row_bytes;
+    if (packed && in.xq_info_ == nullptr) {
+      std::vector<uint8_t>& scratch = *in.scratch_;
+      const size_t need = static_cast<size_t>(n_tokens * nb) * sizeof(ActBlockInfo);
+      if (scratch.size() < need) scratch.resize(need);
+      auto* info = reinterpret_cast<ActBlockInfo*>(scratch.data());
+      const auto* rows = static_cast<const uint8_t*>(in.xq_);
+      auto fill = [&](int64_t t) {
+        act_block_info(rows + static_cast<size_t>(t) * q8_row_bytes, k, info + t * nb);
+      };
+      if (n_tokens == 1) {
+        fill(0);
+      } else {
+        pool.run(n_tokens, [&](int64_t t, int) { fill(t); });
+      }
+      in.xq_info_ = info;
+    }
+    x_info = in.xq_info_;
+  } else if (vt != DType::F32) {
     x_row_bytes = vec_row_bytes(vt, k);
     const size_t conv_bytes = x_row_bytes * static_cast<size_t>(n_tokens);
     const size_t info_at = info_offset(conv_bytes);
@@ -114,8 +146,15 @@ void matmul(const Tensor& w, MatmulInput& in, float* y, int64_t ldy, ThreadPool&
     uint8_t* dst = scratch.data();
     auto* info = reinterpret_cast<ActBlockInfo*>(dst + info_at);
     const FromFloatFn convert = table.for_type(vt).from_float_act;
+    // Quants and info in one pass when both are wanted (same bytes as the
+    // two passes below, see FromFloatActInfoFn).
+    const FromFloatActInfoFn convert_info = table.for_type(vt).from_float_act_info;
     auto prepare = [&](int64_t t) {
       uint8_t* row = dst + static_cast<size_t>(t) * x_row_bytes;
+      if (!have && want_info && convert_info != nullptr) {
+        convert_info(x + t * k, row, info + t * nb, k);
+        return;
+      }
       if (!have) convert(x + t * k, row, k);
       if (want_info) act_block_info(row, k, info + t * nb);
     };

@@ -34,6 +34,14 @@ struct RowOps {
   void (*softmax)(float* x, int64_t n) = nullptr;
   // out[i] = x[i] / sqrt(mean(x^2) + eps) * weight[i]; out may equal x.
   void (*rmsnorm)(float* out, const float* x, const float* weight, int64_t n, float eps) = nullptr;
+  // rmsnorm fused with the q8_0 activation quantizer, one row, no float
+  // output: y (n / 32 BlockQ8_0) = from_float_act(rmsnorm(x, weight)) and,
+  // when info is not null, info[b] = act_block_info of y (kernels/packed.h).
+  // Bit for bit what this set's rmsnorm followed by the quantizer of the
+  // tables on its vector unit produces (the same float ops in the same
+  // order, then the same quantization). n a multiple of 32.
+  void (*rmsnorm_q8_0)(void* y, ActBlockInfo* info, const float* x, const float* weight,
+                       int64_t n, float eps) = nullptr;
   // Rotates the first n_rot dims of n_heads heads by a rope cache row from
   // ops::rope_cache (cs: [2 * n_rot]).
   void (*rope_apply)(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot,
@@ -48,6 +56,9 @@ const RowOps& row_ops(const KernelTable& table);
 namespace ref {
 // The scalar set (the ops.h functions).
 void fill_row_ops(RowOps& t);
+// ops::rmsnorm then quantize_row_q8_0_act_info, fused (RowOps::rmsnorm_q8_0).
+void rmsnorm_q8_0(void* y, ActBlockInfo* info, const float* x, const float* weight, int64_t n,
+                  float eps);
 }  // namespace ref
 
 }  // namespace ef::kernels

@@ -19,6 +19,7 @@ void fill_row_ops(RowOps& t) {
   t.swiglu = ops::swiglu;
   t.softmax = ops::softmax;
   t.rmsnorm = ops::rmsnorm;
+  t.rmsnorm_q8_0 = rmsnorm_q8_0;
   t.rope_apply = ops::rope_apply;
   t.add = ops::add;
 }

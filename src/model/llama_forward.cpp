@@ -11,11 +11,16 @@
 //   logits = (rmsnorm(x) * output_norm) Wout^T   (only rows that need them)
 //
 // Shapes: n tokens per micro-batch; rows are tokens, row-major.
+// For q8_0/q4_0 matmuls each rmsnorm writes xb directly as q8_0 rows (the
+// bytes the matmul's quantizer would make from the float xb; NormedInput).
 // Every matrix product goes through kernels::matmul (threaded over output
 // rows); row ops are threaded over tokens; attention over (token, head).
 #include "model/llama_forward.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -23,6 +28,7 @@
 #include "core/thread_pool.h"
 #include "kernels/hadamard.h"
 #include "kernels/kernels.h"
+#include "kernels/packed.h"
 #include "kernels/ops.h"
 #include "kernels/row_ops.h"
 #include "model/attention.h"
@@ -79,6 +85,14 @@ size_t flash_task_floats(const ModelConfig& c) {
          static_cast<size_t>(flash_rows * (c.head_dim + 2));
 }
 
+// xq's bytes per row in floats: n_embd / 32 BlockQ8_0 + as many
+// ActBlockInfo, plus 8 bytes so the info part can start 8-byte aligned.
+int64_t xq_row_floats(int64_t n_embd) {
+  const int64_t nb = n_embd / kQK8_0;
+  const int64_t bytes = nb * static_cast<int64_t>(sizeof(BlockQ8_0) + sizeof(kernels::ActBlockInfo));
+  return (bytes + 3) / 4 + 2;
+}
+
 std::vector<ScratchBuffer> scratch_layout(const ModelConfig& c, int64_t ub, int64_t n_ctx,
                                           int64_t threads) {
   const int64_t q_dim = c.n_head * c.head_dim;
@@ -101,6 +115,7 @@ std::vector<ScratchBuffer> scratch_layout(const ModelConfig& c, int64_t ub, int6
       {&S::flash, threads, static_cast<int64_t>(flash_task_floats(c)), "flash"},
       {&S::flash_parts, c.n_head * (n_ctx / kFlashKvChunk + 2), c.head_dim + 1, "flash pieces"},
       {&S::flash_lse, ub, c.n_head, "flash lse"},
+      {&S::xq, ub, xq_row_floats(c.n_embd), "q8_0 activations"},
   };
 }
 
@@ -147,8 +162,69 @@ uint64_t ForwardScratch::bytes() const {
   return x.size_bytes() + xb.size_bytes() + q.size_bytes() + k.size_bytes() + v.size_bytes() +
          att.size_bytes() + proj.size_bytes() + gate.size_bytes() + up.size_bytes() + rope_cs.size_bytes() +
          att_f32.size_bytes() + att_f16.size_bytes() + flash.size_bytes() + flash_parts.size_bytes() + flash_lse.size_bytes() +
-         matmul_scratch.capacity();
+         xq.size_bytes() + matmul_scratch.capacity();
 }
+
+bool norm_quant_fusion_enabled() {
+  const char* v = std::getenv("EDGEFORMER_FUSE_NORM");
+  return v == nullptr || std::strcmp(v, "0") != 0;
+}
+
+namespace {
+
+// Where the normed input of a group of matmuls (q/k/v, gate/up, output)
+// goes. Unfused: float rows xb, converted by the MatmulInput. Fused, when
+// every matmul of the group takes q8_0 activations: RowOps::rmsnorm_q8_0
+// writes the q8_0 rows (and the packed gemms' block info, if one of them
+// reads it) into s.xq directly -- the same bytes the conversion of xb would
+// give, without writing and re-reading xb. Nothing else reads xb.
+class NormedInput {
+ public:
+  NormedInput(std::initializer_list<const Tensor*> matmuls, bool fusion,
+              const kernels::KernelTable& kt, const kernels::RowOps& ro, ForwardScratch& s,
+              int64_t n_embd)
+      : ro_(ro), xb_(s.xb.as<float>()), n_embd_(n_embd) {
+    fused_ = fusion && ro.rmsnorm_q8_0 != nullptr && n_embd % kQK8_0 == 0;
+    for (const Tensor* m : matmuls) {
+      fused_ = fused_ && kernels::matmul_takes_q8_0(*m, kt);
+      info_ = info_ || kernels::matmul_uses_act_info(*m, kt);
+    }
+    info_ = info_ && fused_;
+    const int64_t nb = n_embd / kQK8_0;
+    row_bytes_ = static_cast<size_t>(nb) * sizeof(BlockQ8_0);
+    xq_ = s.xq.as<uint8_t>();
+    const size_t info_at = (static_cast<size_t>(s.n_ubatch) * row_bytes_ + 7) & ~size_t{7};
+    info_rows_ = reinterpret_cast<kernels::ActBlockInfo*>(xq_ + info_at);
+    nb_ = nb;
+  }
+
+  // Row t = rmsnorm(x_row) * weight (x_row: [n_embd]).
+  void norm(int64_t t, const float* x_row, const float* weight, float eps) const {
+    if (fused_) {
+      ro_.rmsnorm_q8_0(xq_ + static_cast<size_t>(t) * row_bytes_,
+                       info_ ? info_rows_ + t * nb_ : nullptr, x_row, weight, n_embd_, eps);
+    } else {
+      ro_.rmsnorm(xb_ + t * n_embd_, x_row, weight, n_embd_, eps);
+    }
+  }
+
+  // Rows [0, n) as the matmuls' shared input.
+  kernels::MatmulInput input(int64_t n, std::vector<uint8_t>& mm) const {
+    if (fused_) return kernels::MatmulInput(xq_, info_ ? info_rows_ : nullptr, n, n_embd_, mm);
+    return kernels::MatmulInput(xb_, n, n_embd_, mm);
+  }
+
+ private:
+  const kernels::RowOps& ro_;
+  float* xb_;
+  uint8_t* xq_ = nullptr;
+  kernels::ActBlockInfo* info_rows_ = nullptr;
+  int64_t n_embd_, nb_ = 0;
+  size_t row_bytes_ = 0;
+  bool fused_ = false, info_ = false;
+};
+
+}  // namespace
 
 void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
                    ForwardScratch& s, ThreadPool& pool, const int32_t* tokens, int64_t n,
@@ -161,7 +237,6 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
   const int64_t kv_dim = c.n_head_kv * c.head_dim;
   const int64_t n_ff = c.n_ff;
   float* x = s.x.as<float>();        // [n][n_embd]
-  float* xb = s.xb.as<float>();      // [n][n_embd]
   float* q = s.q.as<float>();        // [n][q_dim]
   float* k = s.k.as<float>();        // [n][kv_dim]
   float* v = s.v.as<float>();        // [n][kv_dim]
@@ -178,12 +253,29 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
   const kernels::ToFloatFn embd_to_float = kt.for_type(w.token_embd.type).to_float;
   // Layer 0's attention norm runs here too; every later layer's runs in the
   // pass that ends the layer before (x += ffn output), see below.
+  // The normed inputs: attn_norm -> q/k/v, ffn_norm -> gate/up (fused with
+  // their quantization where possible, see NormedInput).
+  const bool fusion = norm_quant_fusion_enabled();
+  auto attn_input = [&](const LlamaLayer& L) {
+    return NormedInput({&L.attn_q, &L.attn_k, &L.attn_v}, fusion, kt, ro, s, n_embd);
+  };
+  auto ffn_input = [&](const LlamaLayer& L) {
+    return NormedInput({&L.ffn_up, &L.ffn_gate}, fusion, kt, ro, s, n_embd);
+  };
   const float* norm0 = c.n_layer > 0 ? w.layers[0].attn_norm.row<const float>(0) : nullptr;
-  for_rows(pool, n, [&](int64_t t) {
-    embd_to_float(w.token_embd.row<const void>(tokens[t]), x + t * n_embd, n_embd);
-    ops::rope_cache(rope_cs + t * cs_n, c.n_rot, n_past + t, c.rope_freq_base);
-    if (norm0 != nullptr) ro.rmsnorm(xb + t * n_embd, x + t * n_embd, norm0, n_embd, c.rms_eps);
-  });
+  if (norm0 != nullptr) {
+    const NormedInput in0 = attn_input(w.layers[0]);
+    for_rows(pool, n, [&](int64_t t) {
+      embd_to_float(w.token_embd.row<const void>(tokens[t]), x + t * n_embd, n_embd);
+      ops::rope_cache(rope_cs + t * cs_n, c.n_rot, n_past + t, c.rope_freq_base);
+      in0.norm(t, x + t * n_embd, norm0, c.rms_eps);
+    });
+  } else {
+    for_rows(pool, n, [&](int64_t t) {
+      embd_to_float(w.token_embd.row<const void>(tokens[t]), x + t * n_embd, n_embd);
+      ops::rope_cache(rope_cs + t * cs_n, c.n_rot, n_past + t, c.rope_freq_base);
+    });
+  }
 
   for (int64_t il = 0; il < c.n_layer; ++il) {
     const LlamaLayer& L = w.layers[static_cast<size_t>(il)];
@@ -193,9 +285,10 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
     // (already computed: with the embedding for layer 0, else at the end of
     // the previous layer)
     // q = xb Wq^T [n][q_dim];  k = xb Wk^T, v = xb Wv^T [n][kv_dim]
-    // (xb quantized once for the three: one MatmulInput)
+    // (xb quantized once for the three: one MatmulInput; q8_0 types: xb
+    // was quantized by the norm itself, see NormedInput)
     {
-      kernels::MatmulInput in(xb, n, n_embd, mm);
+      kernels::MatmulInput in = attn_input(L).input(n, mm);
       kernels::matmul(L.attn_q, in, q, q_dim, pool, kt);
       kernels::matmul(L.attn_k, in, k, kv_dim, pool, kt);
       kernels::matmul(L.attn_v, in, v, kv_dim, pool, kt);
@@ -239,14 +332,14 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
 
     // ---- feed-forward block ----
     // x += proj; xb = rmsnorm(x) * ffn_norm  (one pass per row)  [n][n_embd]
+    const NormedInput ffn_in = ffn_input(L);
     for_rows(pool, n, [&](int64_t t) {
       ro.add(x + t * n_embd, proj + t * n_embd, n_embd);
-      ro.rmsnorm(xb + t * n_embd, x + t * n_embd, L.ffn_norm.row<const float>(0), n_embd,
-                 c.rms_eps);
+      ffn_in.norm(t, x + t * n_embd, L.ffn_norm.row<const float>(0), c.rms_eps);
     });
     // gate = xb Wgate^T, up = xb Wup^T                       [n][n_ff]
     {
-      kernels::MatmulInput in(xb, n, n_embd, mm);
+      kernels::MatmulInput in = ffn_in.input(n, mm);
       kernels::matmul(L.ffn_up, in, up, n_ff, pool, kt);
       kernels::matmul(L.ffn_gate, in, gate, n_ff, pool, kt);
     }
@@ -257,27 +350,30 @@ void llama_forward(const ModelConfig& c, const LlamaWeights& w, KvCache& cache,
     // x += gate Wdown^T                                      [n][n_embd]
     kernels::matmul(L.ffn_down, gate, n, proj, n_embd, mm, pool, kt);
     // and, in the same pass per row, the next layer's xb = rmsnorm(x) * attn_norm
-    const float* next_norm =
-        il + 1 < c.n_layer ? w.layers[static_cast<size_t>(il + 1)].attn_norm.row<const float>(0)
-                           : nullptr;
-    for_rows(pool, n, [&](int64_t t) {
-      ro.add(x + t * n_embd, proj + t * n_embd, n_embd);
-      if (next_norm != nullptr) {
-        ro.rmsnorm(xb + t * n_embd, x + t * n_embd, next_norm, n_embd, c.rms_eps);
-      }
-    });
+    if (il + 1 < c.n_layer) {
+      const LlamaLayer& next = w.layers[static_cast<size_t>(il + 1)];
+      const float* next_norm = next.attn_norm.row<const float>(0);
+      const NormedInput next_in = attn_input(next);
+      for_rows(pool, n, [&](int64_t t) {
+        ro.add(x + t * n_embd, proj + t * n_embd, n_embd);
+        next_in.norm(t, x + t * n_embd, next_norm, c.rms_eps);
+      });
+    } else {
+      for_rows(pool, n, [&](int64_t t) { ro.add(x + t * n_embd, proj + t * n_embd, n_embd); });
+    }
   }
 
   // ---- output: only the rows whose logits are requested ----
   const int64_t n_out = n - out_begin;
   if (n_out <= 0) return;
   // xb[r] = rmsnorm(x[out_begin + r]) * output_norm         [n_out][n_embd]
+  const NormedInput out_in({&w.output}, fusion, kt, ro, s, n_embd);
   for_rows(pool, n_out, [&](int64_t r) {
-    ro.rmsnorm(xb + r * n_embd, x + (out_begin + r) * n_embd, w.output_norm.row<const float>(0),
-               n_embd, c.rms_eps);
+    out_in.norm(r, x + (out_begin + r) * n_embd, w.output_norm.row<const float>(0), c.rms_eps);
   });
   // logits = xb Wout^T                                       [n_out][n_vocab]
-  kernels::matmul(w.output, xb, n_out, logits, c.n_vocab, mm, pool, kt);
+  kernels::MatmulInput out = out_in.input(n_out, mm);
+  kernels::matmul(w.output, out, logits, c.n_vocab, pool, kt);
 }
 
 }  // namespace ef

@@ -39,6 +39,9 @@ struct ForwardScratch {
   size_t flash_floats = 0;
   Buffer flash_parts;  // [n_head][n_ctx / kFlashKvChunk + 2][head_dim + 1]  decode pieces
   Buffer flash_lse;    // [n_ubatch][n_head]  merged lse per row (offloaded layers)
+  Buffer xq;  // normed rows quantized straight to q8_0 (rmsnorm fused with the
+              // quantizer): [n_ubatch][n_embd / 32] BlockQ8_0, 8-byte aligned,
+              // then [n_ubatch][n_embd / 32] kernels::ActBlockInfo
   std::vector<uint8_t> matmul_scratch;  // activations converted to vec_dot types
 
   static Result<ForwardScratch> create(const ModelConfig& config, int64_t n_ubatch,
@@ -49,6 +52,12 @@ struct ForwardScratch {
   static uint64_t planned_bytes(const ModelConfig& config, int64_t n_ubatch, int64_t n_ctx,
                                 int n_threads, uint64_t* matmul_part = nullptr);
 };
+
+// Whether llama_forward fuses each rmsnorm with the q8_0 quantization of its
+// matmuls' input (when all of them take q8_0 activations: q8_0/q4_0
+// weights), skipping the float xb round trip. Same logits bit for bit either
+// way; EDGEFORMER_FUSE_NORM=0 turns it off (A/B runs, tests).
+bool norm_quant_fusion_enabled();
 
 // Runs tokens[0, n) at positions n_past .. n_past + n - 1 (n <= n_ubatch,
 // n_past + n <= cache n_ctx; token ids already validated), appending their

@@ -6,6 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 
+namespace ef::kernels {
+struct ActBlockInfo;
+}
+
 namespace ef::kernels::arm {
 
 namespace neon {
@@ -36,6 +40,8 @@ void f32_to_bf16_row(const float* x, void* y, int64_t n);
 void bf16_to_f32_row(const void* x, float* y, int64_t n);
 void quantize_row_q8_0(const float* x, void* y, int64_t n);
 void quantize_row_q8_0_act(const float* x, void* y, int64_t n);
+// The same + ActBlockInfo in one pass (FromFloatActInfoFn).
+void quantize_row_q8_0_act_info(const float* x, void* y, ActBlockInfo* info, int64_t n);
 
 }  // namespace neon
 

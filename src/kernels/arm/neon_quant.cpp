@@ -7,6 +7,7 @@
 #include "core/fp16.h"
 #include "kernels/arm/neon_gemm.h"
 #include "kernels/arm/neon_kernels.h"
+#include "kernels/arm/neon_q8_act.h"
 #include "kernels/arm/neon_quant_tile.h"
 
 namespace ef::kernels::arm::neon {
@@ -24,22 +25,6 @@ struct MullDot {
   }
 };
 using Tiles = QuantTiles<MullDot>;
-
-// 32 floats -> max |x| (finite inputs; NaN handling is unspecified, as in the
-// reference).
-inline float block_amax(const float32x4_t* v) {
-  float32x4_t m = vabsq_f32(v[0]);
-  for (int i = 1; i < 8; ++i) m = vmaxq_f32(m, vabsq_f32(v[i]));
-  return vmaxvq_f32(m);
-}
-
-// 8 x int32x4 -> 32 saturated int8.
-inline void store_q8(const int32x4_t* q, int8_t* out) {
-  for (int i = 0; i < 8; i += 2) {
-    const int16x8_t h = vcombine_s16(vqmovn_s32(q[i]), vqmovn_s32(q[i + 1]));
-    vst1_s8(out + 4 * i, vqmovn_s16(h));
-  }
-}
 
 }  // namespace
 
@@ -79,20 +64,23 @@ void quantize_row_q8_0(const float* x, void* y, int64_t n) {
 
 // The activation quantizer of the x86 builds (= ref::quantize_row_q8_0_act,
 // so every ISA feeds the dot products the same int8 values): id = 127 / amax,
-// round half to even (FCVTNS), saturated to int8. ggml's own ARM build uses
-// id = 1 / d here; we keep one definition across ISAs instead.
+// round half to even (FCVTNS), saturated to int8 (neon_q8_act.h). ggml's own
+// ARM build uses id = 1 / d here; we keep one definition across ISAs instead.
 void quantize_row_q8_0_act(const float* x, void* y, int64_t n) {
   auto* blocks = static_cast<BlockQ8_0*>(y);
   for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    const float* xb = x + b * kQK8_0;
     float32x4_t v[8];
-    for (int i = 0; i < 8; ++i) v[i] = vld1q_f32(xb + 4 * i);
-    const float amax = block_amax(v);
-    blocks[b].d = fp32_to_fp16(amax / 127.0f);
-    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-    int32x4_t q[8];
-    for (int i = 0; i < 8; ++i) q[i] = vcvtnq_s32_f32(vmulq_n_f32(v[i], id));
-    store_q8(q, blocks[b].qs);
+    for (int i = 0; i < 8; ++i) v[i] = vld1q_f32(x + b * kQK8_0 + 4 * i);
+    quantize_block_q8_0_act(v, blocks + b, nullptr);
+  }
+}
+
+void quantize_row_q8_0_act_info(const float* x, void* y, ActBlockInfo* info, int64_t n) {
+  auto* blocks = static_cast<BlockQ8_0*>(y);
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    float32x4_t v[8];
+    for (int i = 0; i < 8; ++i) v[i] = vld1q_f32(x + b * kQK8_0 + 4 * i);
+    quantize_block_q8_0_act(v, blocks + b, info + b);
   }
 }
 

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "kernels/arm/neon_exp.h"
+#include "kernels/arm/neon_q8_act.h"
 #include "kernels/arm/neon_row_ops.h"
 
 namespace ef::kernels::arm::neon {
@@ -71,17 +72,38 @@ void softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; i += 4) store(x + i, n - i, vmulq_f32(load(x + i, n - i), inv));
 }
 
-void rmsnorm(float* out, const float* x, const float* weight, int64_t n, float eps) {
+// 1 / sqrt(mean(x^2) + eps), broadcast: float squares summed in double.
+float32x4_t rms_scale(const float* x, int64_t n, float eps) {
   float64x2_t sum = vdupq_n_f64(0.0);
   for (int64_t i = 0; i < n; i += 4) {
     const float32x4_t v = load(x + i, n - i);
     sum = widen_add(sum, vmulq_f32(v, v));
   }
   const float mean = static_cast<float>(vaddvq_f64(sum) / static_cast<double>(n));
-  const float32x4_t scale = vdupq_n_f32(1.0f / std::sqrt(mean + eps));
+  return vdupq_n_f32(1.0f / std::sqrt(mean + eps));
+}
+
+void rmsnorm(float* out, const float* x, const float* weight, int64_t n, float eps) {
+  const float32x4_t scale = rms_scale(x, n, eps);
   for (int64_t i = 0; i < n; i += 4) {
     const float32x4_t v = vmulq_f32(load(x + i, n - i), scale);
     store(out + i, n - i, vmulq_f32(v, load(weight + i, n - i)));
+  }
+}
+
+// rmsnorm's scale and products, each 32 normed floats quantized from
+// registers (neon_q8_act.h, the quantizer of the NEON tables).
+void rmsnorm_q8_0(void* y, ActBlockInfo* info, const float* x, const float* weight, int64_t n,
+                  float eps) {
+  const float32x4_t scale = rms_scale(x, n, eps);
+  auto* blocks = static_cast<BlockQ8_0*>(y);
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    float32x4_t v[8];
+    for (int j = 0; j < 8; ++j) {
+      const int64_t i = b * kQK8_0 + 4 * j;
+      v[j] = vmulq_f32(vmulq_f32(vld1q_f32(x + i), scale), vld1q_f32(weight + i));
+    }
+    quantize_block_q8_0_act(v, blocks + b, info != nullptr ? info + b : nullptr);
   }
 }
 
@@ -113,6 +135,7 @@ void fill_row_ops(RowOps& t) {
   t.swiglu = swiglu;
   t.softmax = softmax;
   t.rmsnorm = rmsnorm;
+  t.rmsnorm_q8_0 = rmsnorm_q8_0;
   t.rope_apply = rope_apply;
   t.add = add;
 }

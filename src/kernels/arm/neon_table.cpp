@@ -24,6 +24,7 @@ void fill_neon_table(KernelTable& t) {
   t.bf16.gemm = neon::gemm_bf16;
   t.q8_0.from_float = neon::quantize_row_q8_0;
   t.q8_0.from_float_act = neon::quantize_row_q8_0_act;
+  t.q8_0.from_float_act_info = neon::quantize_row_q8_0_act_info;
   t.q8_0.vec_dot = neon::vec_dot_q8_0;
   t.q8_0.gemm = neon::gemm_q8_0;
   t.q4_0.vec_dot = neon::vec_dot_q4_0;

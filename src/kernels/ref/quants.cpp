@@ -8,6 +8,7 @@
 
 #include "core/dtype.h"
 #include "core/fp16.h"
+#include "kernels/packed.h"
 #include "kernels/ref/ref.h"
 
 namespace ef::kernels::ref {
@@ -56,6 +57,17 @@ void quantize_row_q8_0_act(const float* x, void* y, int64_t n) {
       const float r = round_half_even(xb[j] * id);
       blocks[b].qs[j] = static_cast<int8_t>(std::clamp(r, -128.0f, 127.0f));
     }
+  }
+}
+
+void quantize_row_q8_0_act_info(const float* x, void* y, ActBlockInfo* info, int64_t n) {
+  auto* blocks = static_cast<BlockQ8_0*>(y);
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    quantize_row_q8_0_act(x + b * kQK8_0, blocks + b, kQK8_0);
+    int32_t s = 0;
+    for (int j = 0; j < kQK8_0; ++j) s += blocks[b].qs[j];
+    info[b].d = fp16_to_fp32(blocks[b].d);
+    info[b].sum = s;
   }
 }
 

@@ -28,6 +28,9 @@ void dequantize_row_q8_0(const void* x, float* y, int64_t n);
 // Differs from quantize_row_q8_0 in the multiplier (127/amax vs 1/d) and in
 // ties (2.5 -> 2, not 3). NaN inputs: unspecified.
 void quantize_row_q8_0_act(const float* x, void* y, int64_t n);
+// quantize_row_q8_0_act and act_block_info (kernels/packed.h) in one pass
+// (FromFloatActInfoFn).
+void quantize_row_q8_0_act_info(const float* x, void* y, ActBlockInfo* info, int64_t n);
 // Round half to even, independent of the FPU rounding mode.
 float round_half_even(float v);
 // Q4_0: m = the x with the largest |x| (sign kept), d = m / -8,

@@ -132,6 +132,7 @@ void fill_scalar_table(KernelTable& t) {
   t.f16.from_float_act = f32_to_f16_row;
   t.bf16.from_float_act = f32_to_bf16_row;
   t.q8_0.from_float_act = quantize_row_q8_0_act;
+  t.q8_0.from_float_act_info = quantize_row_q8_0_act_info;
   t.q4_0.from_float_act = quantize_row_q4_0;  // never used: q4_0 is not a vec_dot_type
 }
 

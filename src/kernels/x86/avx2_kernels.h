@@ -5,6 +5,10 @@
 #include <cstddef>
 #include <cstdint>
 
+namespace ef::kernels {
+struct ActBlockInfo;
+}
+
 namespace ef::kernels::x86::avx2 {
 
 float vec_dot_f32(int64_t k, const void* w, const void* x);
@@ -30,6 +34,8 @@ void f32_to_bf16_row(const float* x, void* y, int64_t n);
 void quantize_row_q8_0(const float* x, void* y, int64_t n);
 // Activation quantizer (ggml-cpu x86 semantics), = ref::quantize_row_q8_0_act.
 void quantize_row_q8_0_act(const float* x, void* y, int64_t n);
+// The same + ActBlockInfo in one pass (FromFloatActInfoFn).
+void quantize_row_q8_0_act_info(const float* x, void* y, ActBlockInfo* info, int64_t n);
 
 // Block rows to F32 (avx2_widen.cpp), bit-identical to the scalar
 // references: flash attention's widening step for Q8_0 / Q4_0 caches.

@@ -13,6 +13,7 @@
 #include "core/dtype.h"
 #include "core/fp16.h"
 #include "kernels/x86/avx2_kernels.h"
+#include "kernels/x86/avx2_q8_act.h"
 #include "kernels/x86/gemm_tiled.h"
 
 namespace ef::kernels::x86::avx2 {
@@ -182,33 +183,22 @@ void quantize_row_q8_0(const float* x, void* y, int64_t n) {
 }
 
 // ggml-cpu's x86 activation quantizer (bit-identical to
-// ref::quantize_row_q8_0_act): id = 127 / amax, round half to even (vroundps
-// with an immediate mode, so MXCSR does not matter), saturating packs.
+// ref::quantize_row_q8_0_act), see avx2_q8_act.h.
 void quantize_row_q8_0_act(const float* x, void* y, int64_t n) {
   auto* blocks = static_cast<BlockQ8_0*>(y);
-  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-  const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    const float* xb = x + b * kQK8_0;
     __m256 v[4];
-    for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(xb + 8 * i);
-    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v[0], abs_mask), _mm256_and_ps(v[1], abs_mask)),
-                             _mm256_max_ps(_mm256_and_ps(v[2], abs_mask), _mm256_and_ps(v[3], abs_mask)));
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-    const float amax = _mm_cvtss_f32(m4);
-    blocks[b].d = fp32_to_fp16(amax / 127.0f);
-    const __m256 idv = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
-    __m256i q[4];
-    for (int i = 0; i < 4; ++i) {
-      q[i] = _mm256_cvtps_epi32(
-          _mm256_round_ps(_mm256_mul_ps(v[i], idv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-    }
-    const __m256i q01 = _mm256_packs_epi32(q[0], q[1]);
-    const __m256i q23 = _mm256_packs_epi32(q[2], q[3]);
-    const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q01, q23), perm);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(blocks[b].qs), q8);
+    for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(x + b * kQK8_0 + 8 * i);
+    quantize_block_q8_0_act(v, blocks + b, nullptr);
+  }
+}
+
+void quantize_row_q8_0_act_info(const float* x, void* y, ActBlockInfo* info, int64_t n) {
+  auto* blocks = static_cast<BlockQ8_0*>(y);
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    __m256 v[4];
+    for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(x + b * kQK8_0 + 8 * i);
+    quantize_block_q8_0_act(v, blocks + b, info + b);
   }
 }
 

@@ -14,6 +14,7 @@
 #include <cmath>
 
 #include "kernels/x86/avx2_exp.h"
+#include "kernels/x86/avx2_q8_act.h"
 #include "kernels/x86/row_ops_kernels.h"
 
 namespace ef::kernels::x86::avx2 {
@@ -88,17 +89,39 @@ void softmax(float* x, int64_t n) {
   }
 }
 
-void rmsnorm(float* out, const float* x, const float* weight, int64_t n, float eps) {
+// 1 / sqrt(mean(x^2) + eps), broadcast: float squares summed in double.
+__m256 rms_scale(const float* x, int64_t n, float eps) {
   __m256d sum = _mm256_setzero_pd();
   for (int64_t i = 0; i < n; i += 8) {
     const __m256 v = load(x + i, tail_mask(n - i));
     sum = widen_add(sum, _mm256_mul_ps(v, v));
   }
   const float mean = static_cast<float>(reduce_pd(sum) / static_cast<double>(n));
-  const __m256 scale = _mm256_set1_ps(1.0f / std::sqrt(mean + eps));
+  return _mm256_set1_ps(1.0f / std::sqrt(mean + eps));
+}
+
+void rmsnorm(float* out, const float* x, const float* weight, int64_t n, float eps) {
+  const __m256 scale = rms_scale(x, n, eps);
   for (int64_t i = 0; i < n; i += 8) {
     const __m256i m = tail_mask(n - i);
     store(out + i, m, _mm256_mul_ps(_mm256_mul_ps(load(x + i, m), scale), load(weight + i, m)));
+  }
+}
+
+// rmsnorm's scale and products, each 32 normed floats quantized from
+// registers (avx2_q8_act.h, the quantizer of the AVX2 table).
+void rmsnorm_q8_0(void* y, ActBlockInfo* info, const float* x, const float* weight, int64_t n,
+                  float eps) {
+  const __m256 scale = rms_scale(x, n, eps);
+  auto* blocks = static_cast<BlockQ8_0*>(y);
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    __m256 v[4];
+    for (int j = 0; j < 4; ++j) {
+      const int64_t i = b * kQK8_0 + 8 * j;
+      v[j] = _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), scale),
+                           _mm256_loadu_ps(weight + i));
+    }
+    quantize_block_q8_0_act(v, blocks + b, info != nullptr ? info + b : nullptr);
   }
 }
 
@@ -131,6 +154,7 @@ void fill_row_ops(RowOps& t) {
   t.swiglu = swiglu;
   t.softmax = softmax;
   t.rmsnorm = rmsnorm;
+  t.rmsnorm_q8_0 = rmsnorm_q8_0;
   t.rope_apply = rope_apply;
   t.add = add;
 }

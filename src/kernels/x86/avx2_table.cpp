@@ -23,6 +23,7 @@ void fill_avx2_table(KernelTable& t) {
   t.f16.from_float_act = avx2::f32_to_f16_row;
   t.bf16.from_float_act = avx2::f32_to_bf16_row;
   t.q8_0.from_float_act = avx2::quantize_row_q8_0_act;
+  t.q8_0.from_float_act_info = avx2::quantize_row_q8_0_act_info;
   t.q8_0.vec_dot = avx2::vec_dot_q8_0;
   t.q8_0.gemm = avx2::gemm_q8_0;
   t.q4_0.vec_dot = avx2::vec_dot_q4_0;

@@ -41,5 +41,7 @@ void f32_to_bf16_row(const float* x, void* y, int64_t n);
 void quantize_row_q8_0(const float* x, void* y, int64_t n);
 // Activation quantizer (ggml-cpu x86 semantics), = ref::quantize_row_q8_0_act.
 void quantize_row_q8_0_act(const float* x, void* y, int64_t n);
+// The same + ActBlockInfo in one pass (FromFloatActInfoFn).
+void quantize_row_q8_0_act_info(const float* x, void* y, ActBlockInfo* info, int64_t n);
 
 }  // namespace ef::kernels::x86::avx512

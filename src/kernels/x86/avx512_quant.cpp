@@ -17,6 +17,7 @@
 #include "core/dtype.h"
 #include "core/fp16.h"
 #include "kernels/x86/avx512_kernels.h"
+#include "kernels/x86/avx512_q8_act.h"
 #include "kernels/x86/gemm_tiled.h"
 
 namespace ef::kernels::x86::avx512 {
@@ -203,23 +204,17 @@ void quantize_row_q8_0(const float* x, void* y, int64_t n) {
 }
 
 // ggml-cpu's x86 activation quantizer (bit-identical to
-// ref::quantize_row_q8_0_act): id = 127 / amax, round half to even via the
-// conversion's embedded rounding mode, signed saturation to int8.
+// ref::quantize_row_q8_0_act), see avx512_q8_act.h.
 void quantize_row_q8_0_act(const float* x, void* y, int64_t n) {
-  auto* blocks = static_cast<BlockQ8_0*>(y);
-  for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    const float* xb = x + b * kQK8_0;
-    const __m512 v0 = _mm512_loadu_ps(xb);
-    const __m512 v1 = _mm512_loadu_ps(xb + 16);
-    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-    blocks[b].d = fp32_to_fp16(amax / 127.0f);
-    const __m512 idv = _mm512_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
-    constexpr int kRne = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-    const __m512i q0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, idv), kRne);
-    const __m512i q1 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, idv), kRne);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(blocks[b].qs), _mm512_cvtsepi32_epi8(q0));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(blocks[b].qs + 16), _mm512_cvtsepi32_epi8(q1));
-  }
+  quantize_row_q8_0_act_info(x, y, nullptr, n);
+}
+
+void quantize_row_q8_0_act_info(const float* x, void* y, ActBlockInfo* info, int64_t n) {
+  auto load = [x](int64_t b, __m512& v0, __m512& v1) {
+    v0 = _mm512_loadu_ps(x + b * kQK8_0);
+    v1 = _mm512_loadu_ps(x + b * kQK8_0 + 16);
+  };
+  quantize_blocks_q8_0_act(load, n / kQK8_0, static_cast<BlockQ8_0*>(y), info);
 }
 
 }  // namespace ef::kernels::x86::avx512

@@ -18,6 +18,7 @@
 #include <cmath>
 
 #include "kernels/x86/avx512_exp.h"
+#include "kernels/x86/avx512_q8_act.h"
 #include "kernels/x86/row_ops_kernels.h"
 
 namespace ef::kernels::x86::avx512 {
@@ -80,21 +81,39 @@ void softmax(float* x, int64_t n) {
   }
 }
 
-void rmsnorm(float* out, const float* x, const float* weight, int64_t n, float eps) {
-  // Squares as float products, summed in double (as the scalar op, in 8
-  // double lanes instead of one).
+// 1 / sqrt(mean(x^2) + eps), broadcast: squares as float products, summed
+// in double (as the scalar op, in 8 double lanes instead of one).
+__m512 rms_scale(const float* x, int64_t n, float eps) {
   __m512d sum = _mm512_setzero_pd();
   for (int64_t i = 0; i < n; i += 16) {
     const __m512 v = _mm512_maskz_loadu_ps(tail_mask(n - i), x + i);
     sum = widen_add(sum, _mm512_mul_ps(v, v));
   }
   const float mean = static_cast<float>(_mm512_reduce_add_pd(sum) / static_cast<double>(n));
-  const __m512 scale = _mm512_set1_ps(1.0f / std::sqrt(mean + eps));
+  return _mm512_set1_ps(1.0f / std::sqrt(mean + eps));
+}
+
+void rmsnorm(float* out, const float* x, const float* weight, int64_t n, float eps) {
+  const __m512 scale = rms_scale(x, n, eps);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
     const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), scale);
     _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, weight + i)));
   }
+}
+
+// rmsnorm's scale and products, 32 normed floats per block quantized from
+// registers (avx512_q8_act.h, the quantizer of the AVX-512 tables).
+void rmsnorm_q8_0(void* y, ActBlockInfo* info, const float* x, const float* weight, int64_t n,
+                  float eps) {
+  const __m512 scale = rms_scale(x, n, eps);
+  auto load = [&](int64_t b, __m512& v0, __m512& v1) {
+    const int64_t i = b * kQK8_0;
+    v0 = _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), scale), _mm512_loadu_ps(weight + i));
+    v1 = _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i + 16), scale),
+                       _mm512_loadu_ps(weight + i + 16));
+  };
+  quantize_blocks_q8_0_act(load, n / kQK8_0, static_cast<BlockQ8_0*>(y), info);
 }
 
 // x * cos + swap_pairs(x) * (-sin, +sin): two rounded products and a sum,
@@ -129,6 +148,7 @@ void fill_row_ops(RowOps& t) {
   t.swiglu = swiglu;
   t.softmax = softmax;
   t.rmsnorm = rmsnorm;
+  t.rmsnorm_q8_0 = rmsnorm_q8_0;
   t.rope_apply = rope_apply;
   t.add = add;
 }

@@ -21,6 +21,7 @@ void fill_avx512_table(KernelTable& t) {
   t.bf16.from_float_act = avx512::f32_to_bf16_row;
   t.q8_0.from_float = avx512::quantize_row_q8_0;
   t.q8_0.from_float_act = avx512::quantize_row_q8_0_act;
+  t.q8_0.from_float_act_info = avx512::quantize_row_q8_0_act_info;
   t.q8_0.vec_dot = avx512::vec_dot_q8_0;
   t.q8_0.gemm = avx512::gemm_q8_0;
   t.q4_0.vec_dot = avx512::vec_dot_q4_0;
