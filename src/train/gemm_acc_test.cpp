@@ -1,6 +1,6 @@
 // gemm_acc on every implementation this CPU runs, against a double-precision
-// loop, on shapes that hit every tail (rows % 4, columns % 64 / % 32, K % 128)
-// and both A layouts (dout and dout^T); plus thread-count independence.
+// loop, on shapes that hit every tail (rows % 4, columns % 64 / % 32 / % 16 /
+// % 4, K % 128) and both A layouts (dout and dout^T); plus thread-count independence.
 #include "train/gemm_acc.h"
 
 #include <gtest/gtest.h>
@@ -38,7 +38,8 @@ TEST(TrainGemmAcc, MatchesDoubleReferenceOnEveryImpl) {
         for (int64_t p = 0; p < s.K; ++p)
           for (int64_t j = 0; j < s.N; ++j)
             ref[i * s.N + j] += static_cast<double>(a[i * a_row + p * a_col]) * b[p * s.N + j];
-      for (GemmImpl impl : {GemmImpl::scalar, GemmImpl::avx2, GemmImpl::avx512, GemmImpl::automatic}) {
+      for (GemmImpl impl : {GemmImpl::scalar, GemmImpl::avx2, GemmImpl::avx512, GemmImpl::neon,
+                            GemmImpl::automatic}) {
         if (!gemm_impl_supported(impl)) continue;
         std::vector<float> c = c0;
         gemm_acc(s.M, s.N, s.K, a.data(), a_row, a_col, b.data(), s.N, c.data(), s.N, pool, impl);
