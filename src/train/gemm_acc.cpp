@@ -124,7 +124,12 @@ __attribute__((target("avx2,fma"))) void rows_avx2(int64_t i0, int64_t i1, int64
 // ---- NEON (baseline AArch64, no special flags): tiles of R rows x 4*V
 // columns in R*V q registers. V = 4 (16 columns, 16 accumulators of the 32
 // registers) for the body, V = 1 for 4-column tails; the last N % 4 columns
-// run the scalar loop. Each C element still sums its products in increasing p.
+// run the scalar loop. Each C element sums its products in increasing p with
+// a separately rounded multiply and add, exactly like rows_scalar (AArch64
+// builds use -ffp-contract=off), so NEON results equal the scalar loop's bit
+// for bit and training gives the same weights with or without SIMD. (An FMA
+// tile drifted to the edge of the PyTorch AdamW fixture's weight tolerance:
+// near-zero gradients make those updates sensitive to the last bit.)
 template <int R, int V>
 void tile_neon(int64_t i, int64_t j, int64_t p0, int64_t p1, const float* a, int64_t a_row,
                int64_t a_col, const float* b, int64_t ldb, float* c, int64_t ldc) {
@@ -137,7 +142,7 @@ void tile_neon(int64_t i, int64_t j, int64_t p0, int64_t p1, const float* a, int
     for (int v = 0; v < V; ++v) bv[v] = vld1q_f32(bp + 4 * v);
     for (int r = 0; r < R; ++r) {
       const float32x4_t av = vdupq_n_f32(a[(i + r) * a_row + p * a_col]);
-      for (int v = 0; v < V; ++v) acc[r][v] = vfmaq_f32(acc[r][v], av, bv[v]);
+      for (int v = 0; v < V; ++v) acc[r][v] = vaddq_f32(acc[r][v], vmulq_f32(av, bv[v]));
     }
   }
   for (int r = 0; r < R; ++r)
