@@ -94,7 +94,7 @@ foreach(entry IN LISTS EDGEFORMER_QEMU_CPUS)
     # takes the CPU model from QEMU_CPU (inherited by the CLI processes).
     set(name ${suite}_on_${cpu}_${shard}of${shards})
     add_test(NAME ${name} COMMAND ${binary} --gtest_brief=1)
-    set_tests_properties(${name} PROPERTIES TIMEOUT 900 ENVIRONMENT
+    set_tests_properties(${name} PROPERTIES TIMEOUT 1800 ENVIRONMENT
       "QEMU_CPU=${cpu};EF_EXPECT_DOTPROD=${dotprod};EF_CLI_EMULATOR=${EF_EMULATOR_COMMAND};GTEST_TOTAL_SHARDS=${shards};GTEST_SHARD_INDEX=${shard};EF_SHARED_DATA_DIR=${CMAKE_SOURCE_DIR}/../shared/data")
   endforeach()
 endforeach()
