@@ -67,7 +67,7 @@ add_executable(edgeformer_kernel_tests $<TARGET_OBJECTS:edgeformer_kernel_test_o
 set_target_properties(edgeformer_kernel_tests PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 target_link_libraries(edgeformer_kernel_tests PRIVATE edgeformer ${EF_GTEST_LIBS})
 
-# The full suite costs about N minutes of CPU under qemu (vs ~6 s natively),
+# The full suite costs about 7 minutes of CPU under qemu (vs ~6 s natively),
 # so only one CPU model runs it; the kernels, where the two CPUs differ
 # (neon_dotprod vs neon), run on both.
 set(EDGEFORMER_QEMU_CPUS "max:1:full;cortex-a57:0:kernels" CACHE STRING
