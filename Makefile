@@ -1,7 +1,8 @@
 # The two commands of README: `make demo` and `make test`. Both install any
 # missing Debian packages first, then configure and build with CMake presets.
-# `make test-arm` cross-compiles core + kernels for aarch64 and runs their
-# tests under qemu-user on an emulated CPU with and without dotprod.
+# `make test-arm` cross-compiles the whole engine (library, CLI, all tests) for
+# aarch64 and runs the full test suite under qemu-user on `-cpu max` (dotprod)
+# and the core + kernel tests on `-cpu cortex-a57` (no dotprod).
 JOBS ?= $(shell nproc)
 BIN := build/release/bin
 

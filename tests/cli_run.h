@@ -62,17 +62,39 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// The command that starts the CLI: the words of $EF_CLI_EMULATOR (split on
+// spaces; set by CTest for cross builds, e.g. "qemu-aarch64 -L
+// /usr/aarch64-linux-gnu", so an aarch64 CLI runs under qemu-user without
+// binfmt_misc), then EF_CLI_PATH.
+inline std::vector<std::string> cli_command() {
+  std::vector<std::string> words;
+  if (const char* emu = std::getenv("EF_CLI_EMULATOR"); emu != nullptr) {
+    std::istringstream in(emu);
+    std::string w;
+    while (in >> w) words.push_back(w);
+  }
+  words.push_back(EF_CLI_PATH);
+  return words;
+}
+
+// cli_command() as one shell word list (for tests that run the CLI via sh;
+// no word contains spaces or shell metacharacters).
+inline std::string cli_shell_command() {
+  std::string cmd;
+  for (const std::string& w : cli_command()) cmd += (cmd.empty() ? "" : " ") + w;
+  return cmd;
+}
+
 // Runs EF_CLI_PATH with `args` (argv[1..]); stdin is /dev/null.
 inline CliRun run_cli(const std::vector<std::string>& args) {
   CliRun result;
   TempDir dir;
   const std::string out_path = dir.file("stdout");
   const std::string err_path = dir.file("stderr");
+  std::vector<std::string> words = cli_command();
+  words.insert(words.end(), args.begin(), args.end());
   std::vector<char*> argv;
-  std::string bin = EF_CLI_PATH;
-  argv.push_back(bin.data());
-  std::vector<std::string> copy = args;
-  for (auto& a : copy) argv.push_back(a.data());
+  for (auto& w : words) argv.push_back(w.data());
   argv.push_back(nullptr);
 
   const pid_t pid = fork();
@@ -84,7 +106,7 @@ inline CliRun run_cli(const std::vector<std::string>& args) {
     dup2(in, 0);
     dup2(out, 1);
     dup2(err, 2);
-    execv(argv[0], argv.data());
+    execvp(argv[0], argv.data());  // PATH lookup for the emulator
     _exit(127);
   }
   if (pid < 0) return result;

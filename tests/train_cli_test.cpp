@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli_run.h"
 #include "model/tiny_model.h"
 
 namespace {
@@ -62,7 +63,7 @@ class TrainCli : public ::testing::Test {
 
   CliRun run(const std::string& args) const {
     const std::string out = path("stdout.txt"), err = path("stderr.txt");
-    const std::string cmd = std::string(EF_CLI_PATH) + " " + args + " >" + out + " 2>" + err;
+    const std::string cmd = ef::test::cli_shell_command() + " " + args + " >" + out + " 2>" + err;
     CliRun r;
     const int status = std::system(cmd.c_str());
     r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -125,7 +126,7 @@ TEST_F(TrainCli, KilledRunResumesToTheSameResult) {
 
   // Start the same run, kill it hard once it has written a few checkpoints
   // (checkpoints are written every step, so the kill may land mid-write).
-  const std::string cmd = std::string(EF_CLI_PATH) + " train" + flags + " -o " + path("killed.gguf") +
+  const std::string cmd = ef::test::cli_shell_command() + " train" + flags + " -o " + path("killed.gguf") +
                           " >/dev/null 2>&1";
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);

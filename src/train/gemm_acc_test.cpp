@@ -1,6 +1,7 @@
 // gemm_acc on every implementation this CPU runs, against a double-precision
-// loop, on shapes that hit every tail (rows % 4, columns % 64 / % 32, K % 128)
-// and both A layouts (dout and dout^T); plus thread-count independence.
+// loop, on shapes that hit every tail (rows % 4, columns % 64 / % 32 / % 16 /
+// % 4, K % 128) and both A layouts (dout and dout^T); NEON also bit for bit
+// against the scalar loop; plus thread-count independence.
 #include "train/gemm_acc.h"
 
 #include <gtest/gtest.h>
@@ -38,7 +39,19 @@ TEST(TrainGemmAcc, MatchesDoubleReferenceOnEveryImpl) {
         for (int64_t p = 0; p < s.K; ++p)
           for (int64_t j = 0; j < s.N; ++j)
             ref[i * s.N + j] += static_cast<double>(a[i * a_row + p * a_col]) * b[p * s.N + j];
-      for (GemmImpl impl : {GemmImpl::scalar, GemmImpl::avx2, GemmImpl::avx512, GemmImpl::automatic}) {
+      std::vector<float> c_scalar = c0;
+      gemm_acc(s.M, s.N, s.K, a.data(), a_row, a_col, b.data(), s.N, c_scalar.data(), s.N, pool,
+               GemmImpl::scalar);
+      if (gemm_impl_supported(GemmImpl::neon)) {
+        // NEON does the scalar loop's unfused multiply-adds in the same order.
+        std::vector<float> c = c0;
+        gemm_acc(s.M, s.N, s.K, a.data(), a_row, a_col, b.data(), s.N, c.data(), s.N, pool,
+                 GemmImpl::neon);
+        ASSERT_EQ(c, c_scalar) << "M " << s.M << " N " << s.N << " K " << s.K << " transposed "
+                               << transposed;
+      }
+      for (GemmImpl impl : {GemmImpl::scalar, GemmImpl::avx2, GemmImpl::avx512, GemmImpl::neon,
+                            GemmImpl::automatic}) {
         if (!gemm_impl_supported(impl)) continue;
         std::vector<float> c = c0;
         gemm_acc(s.M, s.N, s.K, a.data(), a_row, a_col, b.data(), s.N, c.data(), s.N, pool, impl);
