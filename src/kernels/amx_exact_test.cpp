@@ -14,20 +14,14 @@
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
+#include "kernels/kernels_test_util.h"
 #include "kernels/ref/ref.h"
 
 namespace ef::kernels {
 namespace {
 
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
-
-size_t rb(DType t, int64_t k) { return *row_size_bytes(t, static_cast<uint64_t>(k)); }
+using test_util::random_floats;
+using test_util::rb;
 
 TEST(KernelsBlockFma, OracleCloseToExactSum) {
   for (DType wt : {DType::Q8_0, DType::Q4_0}) {
@@ -37,7 +31,8 @@ TEST(KernelsBlockFma, OracleCloseToExactSum) {
     (wt == DType::Q8_0 ? ref::quantize_row_q8_0 : ref::quantize_row_q4_0)(wf.data(), w.data(), k);
     ref::quantize_row_q8_0_act(xf.data(), x.data(), k);
     std::vector<float> wd(k), xd(k);
-    (wt == DType::Q8_0 ? ref::dequantize_row_q8_0 : ref::dequantize_row_q4_0)(w.data(), wd.data(), k);
+    (wt == DType::Q8_0 ? ref::dequantize_row_q8_0 : ref::dequantize_row_q4_0)(w.data(), wd.data(),
+                                                                              k);
     ref::dequantize_row_q8_0(x.data(), xd.data(), k);
     double exact = 0, sabs = 0;
     for (int64_t i = 0; i < k; ++i) {
@@ -57,8 +52,8 @@ TEST(KernelsBlockFma, AmxMatmulEqualsOracleBitwise) {
   ThreadPool pool1(1), pool2(2);
   for (DType wt : {DType::Q8_0, DType::Q4_0}) {
     ASSERT_EQ(table.for_type(wt).vec_dot_type, DType::Q8_0);
-    const VecDotFn oracle = wt == DType::Q8_0 ? ref::vec_dot_q8_0_q8_0_blockfma
-                                              : ref::vec_dot_q4_0_q8_0_blockfma;
+    const VecDotFn oracle =
+        wt == DType::Q8_0 ? ref::vec_dot_q8_0_q8_0_blockfma : ref::vec_dot_q4_0_q8_0_blockfma;
     for (int64_t k : {32, 64, 576}) {
       for (int64_t rows : {1, 15, 16, 17, 40}) {
         for (int64_t tokens = 1; tokens <= 33; tokens += (tokens < 17 ? 1 : 16)) {
@@ -80,8 +75,8 @@ TEST(KernelsBlockFma, AmxMatmulEqualsOracleBitwise) {
             matmul(tw, x.data(), tokens, y.data(), rows, scratch, *pool, table);
             for (int64_t t = 0; t < tokens; ++t) {
               for (int64_t r = 0; r < rows; ++r) {
-                const float want = oracle(k, w.data() + r * rb(wt, k),
-                                          xq.data() + t * rb(DType::Q8_0, k));
+                const float want =
+                    oracle(k, w.data() + r * rb(wt, k), xq.data() + t * rb(DType::Q8_0, k));
                 ASSERT_EQ(y[t * rows + r], want)
                     << dtype_name(wt) << " k=" << k << " rows=" << rows << " tokens=" << tokens
                     << " t=" << t << " r=" << r << " threads=" << pool->n_threads();

@@ -26,20 +26,15 @@
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
+#include "kernels/kernels_test_util.h"
 #include "kernels/ref/ref.h"
 
 namespace ef::kernels {
 namespace {
 
-constexpr DType kTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0};
+using test_util::random_floats;
 
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+constexpr DType kTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0};
 
 size_t row_bytes(DType t, int64_t k) { return *row_size_bytes(t, static_cast<uint64_t>(k)); }
 
@@ -222,7 +217,8 @@ std::vector<float> decode(DType type, const std::vector<uint8_t>& data, int64_t 
   const size_t rb = row_bytes(type, k);
   const size_t n = data.size() / rb;
   std::vector<float> out(n * static_cast<size_t>(k));
-  for (size_t r = 0; r < n; ++r) scalar.for_type(type).to_float(data.data() + r * rb, out.data() + r * k, k);
+  for (size_t r = 0; r < n; ++r)
+    scalar.for_type(type).to_float(data.data() + r * rb, out.data() + r * k, k);
   return out;
 }
 
@@ -260,8 +256,8 @@ TEST(KernelsIsa, MatmulMatchesScalarOnOddShapes) {
           const auto xq = encode(xt, x, k);
           for (int64_t t = 0; t < tokens; ++t) {
             for (int64_t r = 0; r < rows; ++r) {
-              const float e = scalar.for_type(wt).vec_dot(
-                  k, wdata.data() + r * row_bytes(wt, k), xq.data() + t * row_bytes(xt, k));
+              const float e = scalar.for_type(wt).vec_dot(k, wdata.data() + r * row_bytes(wt, k),
+                                                          xq.data() + t * row_bytes(xt, k));
               ASSERT_EQ(want[t * rows + r], e) << dtype_name(wt);
             }
           }
@@ -272,10 +268,11 @@ TEST(KernelsIsa, MatmulMatchesScalarOnOddShapes) {
             for (int64_t t = 0; t < tokens; ++t) {
               for (int64_t r = 0; r < rows; ++r) {
                 double sabs = 0;
-                for (int64_t i = 0; i < k; ++i) sabs += std::fabs(double(wf[r * k + i]) * xf[t * k + i]);
+                for (int64_t i = 0; i < k; ++i)
+                  sabs += std::fabs(double(wf[r * k + i]) * xf[t * k + i]);
                 ASSERT_NEAR(got[t * rows + r], want[t * rows + r], tolerance(wt, k, sabs))
-                    << isa_name(tab->isa) << " " << dtype_name(wt) << " k=" << k
-                    << " rows=" << rows << " tokens=" << tokens << " at t=" << t << " r=" << r;
+                    << isa_name(tab->isa) << " " << dtype_name(wt) << " k=" << k << " rows=" << rows
+                    << " tokens=" << tokens << " at t=" << t << " r=" << r;
               }
             }
           }

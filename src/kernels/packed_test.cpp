@@ -15,21 +15,15 @@
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
+#include "kernels/kernels_test_util.h"
 #include "kernels/packed.h"
 #include "kernels/ref/ref.h"
 
 namespace ef::kernels {
 namespace {
 
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
-
-size_t rb(DType t, int64_t k) { return *row_size_bytes(t, static_cast<uint64_t>(k)); }
+using test_util::random_floats;
+using test_util::rb;
 
 // rows x k weights of `type` (reference quantizer), GGUF layout.
 std::vector<uint8_t> make_weights(DType type, int64_t rows, int64_t k, uint32_t seed) {
@@ -66,12 +60,14 @@ TEST(PackedLayout, BytesFollowTheSpec) {
       for (int64_t r = 0; r < (rows + 15) / 16 * 16; ++r) {
         const int64_t g = r / 16, n = r % 16;
         for (int64_t b = 0; b < nb; ++b) {
-          const uint8_t* qs = r < rows ? w.data() + r * rb(type, k) + b * (type == DType::Q8_0 ? 34 : 18) + 2
-                                       : nullptr;
+          const uint8_t* qs =
+              r < rows ? w.data() + r * rb(type, k) + b * (type == DType::Q8_0 ? 34 : 18) + 2
+                       : nullptr;
           for (int i = 0; i < vecs; ++i) {
             for (int j = 0; j < 4; ++j) {
-              const uint8_t want = qs ? static_cast<uint8_t>(qs[4 * i + j] ^ (type == DType::Q8_0 ? 0x80 : 0))
-                                      : (type == DType::Q8_0 ? 0x80 : 0);
+              const uint8_t want =
+                  qs ? static_cast<uint8_t>(qs[4 * i + j] ^ (type == DType::Q8_0 ? 0x80 : 0))
+                     : (type == DType::Q8_0 ? 0x80 : 0);
               ASSERT_EQ(p[g * gb + b * vecs * 64 + 64 * i + 4 * n + j], want)
                   << dtype_name(type) << " r=" << r << " b=" << b << " i=" << i;
             }
@@ -110,8 +106,8 @@ TEST(PackedGemm, EqualsBlockFmaOracleBitwise) {
   ThreadPool pool1(1), pool2(2);
   for (const KernelTable* table : tables) {
     for (DType wt : {DType::Q8_0, DType::Q4_0}) {
-      const VecDotFn oracle = wt == DType::Q8_0 ? ref::vec_dot_q8_0_q8_0_blockfma
-                                                : ref::vec_dot_q4_0_q8_0_blockfma;
+      const VecDotFn oracle =
+          wt == DType::Q8_0 ? ref::vec_dot_q8_0_q8_0_blockfma : ref::vec_dot_q4_0_q8_0_blockfma;
       for (int64_t k : {32, 96, 160, 224, 576}) {
         for (int64_t rows : {1, 15, 16, 17, 33, 100}) {
           const auto w = make_weights(wt, rows, k, static_cast<uint32_t>(k * 31 + rows));
@@ -132,8 +128,8 @@ TEST(PackedGemm, EqualsBlockFmaOracleBitwise) {
               matmul(tw, x.data(), tokens, y.data(), rows, scratch, *pool, *table);
               for (int64_t t = 0; t < tokens; ++t) {
                 for (int64_t r = 0; r < rows; ++r) {
-                  const float want = oracle(k, w.data() + r * rb(wt, k),
-                                            xq.data() + t * rb(DType::Q8_0, k));
+                  const float want =
+                      oracle(k, w.data() + r * rb(wt, k), xq.data() + t * rb(DType::Q8_0, k));
                   ASSERT_EQ(y[t * rows + r], want)
                       << isa_name(table->isa) << " " << dtype_name(wt) << " k=" << k
                       << " rows=" << rows << " tokens=" << tokens << " t=" << t << " r=" << r
@@ -157,31 +153,32 @@ TEST(PackedGemm, CloseToUnpackedMatmul) {
   ThreadPool pool(2);
   for (const KernelTable* table : tables) {
     for (DType wt : {DType::Q8_0, DType::Q4_0}) {
-     for (int64_t k : {64, 160, 576}) {
-      const int64_t rows = 50, tokens = 9, ldy = rows + 3;
-      const auto w = make_weights(wt, rows, k, 77);
-      std::vector<uint8_t> p(packed_bytes(wt, rows, k));
-      table->for_type(wt).repack(w.data(), rb(wt, k), rows, k, p.data());
-      const int64_t ne[2] = {k, rows};
-      Tensor plain = make_tensor("w", wt, 2, ne, const_cast<uint8_t*>(w.data()));
-      Tensor packed = plain;
-      packed.packed = p.data();
-      const auto x = random_floats(static_cast<size_t>(k * tokens), 78);
-      std::vector<float> y0(static_cast<size_t>(ldy * tokens), 5.0f), y1 = y0;
-      std::vector<uint8_t> scratch;
-      matmul(plain, x.data(), tokens, y0.data(), ldy, scratch, pool, *table);
-      matmul(packed, x.data(), tokens, y1.data(), ldy, scratch, pool, *table);
-      for (int64_t t = 0; t < tokens; ++t) {
-        for (int64_t r = 0; r < ldy; ++r) {
-          const float a = y0[t * ldy + r], b = y1[t * ldy + r];
-          if (r >= rows) {
-            EXPECT_EQ(b, 5.0f) << "column past the rows was written";
-            continue;
+      for (int64_t k : {64, 160, 576}) {
+        const int64_t rows = 50, tokens = 9, ldy = rows + 3;
+        const auto w = make_weights(wt, rows, k, 77);
+        std::vector<uint8_t> p(packed_bytes(wt, rows, k));
+        table->for_type(wt).repack(w.data(), rb(wt, k), rows, k, p.data());
+        const int64_t ne[2] = {k, rows};
+        Tensor plain = make_tensor("w", wt, 2, ne, const_cast<uint8_t*>(w.data()));
+        Tensor packed = plain;
+        packed.packed = p.data();
+        const auto x = random_floats(static_cast<size_t>(k * tokens), 78);
+        std::vector<float> y0(static_cast<size_t>(ldy * tokens), 5.0f), y1 = y0;
+        std::vector<uint8_t> scratch;
+        matmul(plain, x.data(), tokens, y0.data(), ldy, scratch, pool, *table);
+        matmul(packed, x.data(), tokens, y1.data(), ldy, scratch, pool, *table);
+        for (int64_t t = 0; t < tokens; ++t) {
+          for (int64_t r = 0; r < ldy; ++r) {
+            const float a = y0[t * ldy + r], b = y1[t * ldy + r];
+            if (r >= rows) {
+              EXPECT_EQ(b, 5.0f) << "column past the rows was written";
+              continue;
+            }
+            EXPECT_NEAR(a, b, 1e-4f * (1.0f + std::fabs(a)))
+                << dtype_name(wt) << " k=" << k << " t=" << t << " r=" << r;
           }
-          EXPECT_NEAR(a, b, 1e-4f * (1.0f + std::fabs(a))) << dtype_name(wt) << " k=" << k << " t=" << t << " r=" << r;
         }
       }
-     }
     }
   }
 }
@@ -225,7 +222,8 @@ TEST(MatmulInputTest, SharedInputEqualsSeparateCalls) {
       const auto wf = random_floats(static_cast<size_t>(k * rows), uint32_t(store.size() + 20));
       store.emplace_back(rb(type, k) * rows);
       for (int64_t r = 0; r < rows; ++r) {
-        table.for_type(type).from_float(wf.data() + r * k, store.back().data() + r * rb(type, k), k);
+        table.for_type(type).from_float(wf.data() + r * k, store.back().data() + r * rb(type, k),
+                                        k);
       }
       ws.push_back(make_tensor("w", type, 2, ne, store.back().data()));
       if (packable(type) && table.for_type(type).repack != nullptr && ws.size() > 1) {

@@ -11,18 +11,13 @@
 
 #include "core/dtype.h"
 #include "core/fp16.h"
+#include "kernels/kernels_test_util.h"
 #include "kernels/ref/ref.h"
 
 namespace ef::kernels {
 namespace {
 
-std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using test_util::random_floats;
 
 // ---- independent re-statements of ggml's formulas ----------------------------
 struct Q8Expect {
@@ -80,30 +75,30 @@ void check_q4_0_block(const float* x) {
 
 std::vector<std::vector<float>> edge_blocks() {
   std::vector<std::vector<float>> blocks;
-  blocks.emplace_back(32, 0.0f);                      // all zeros
-  blocks.emplace_back(32, 1.0f);                      // all equal
-  blocks.emplace_back(32, -2.5f);                     // all equal, negative
+  blocks.emplace_back(32, 0.0f);   // all zeros
+  blocks.emplace_back(32, 1.0f);   // all equal
+  blocks.emplace_back(32, -2.5f);  // all equal, negative
   std::vector<float> one(32, 0.0f);
-  one[5] = -3.0f;                                     // a single non-zero
+  one[5] = -3.0f;  // a single non-zero
   blocks.push_back(one);
   one[5] = 3.0f;
   blocks.push_back(one);
   std::vector<float> pm(32, 0.0f);
-  pm[0] = 3.0f;                                       // +max first, then -max:
-  pm[1] = -3.0f;                                      // q4_0 clamps 16 -> 15
+  pm[0] = 3.0f;   // +max first, then -max:
+  pm[1] = -3.0f;  // q4_0 clamps 16 -> 15
   pm[2] = 1.5f;
   blocks.push_back(pm);
   std::vector<float> mp = pm;
   mp[0] = -3.0f;
   mp[1] = 3.0f;
   blocks.push_back(mp);
-  std::vector<float> halves(32, 0.0f);                // q8_0: d = 1, x/d on .5 ties
+  std::vector<float> halves(32, 0.0f);  // q8_0: d = 1, x/d on .5 ties
   halves[0] = 127.0f;
   for (int j = 1; j < 32; ++j) halves[j] = static_cast<float>(j % 9) - 4.5f;
   blocks.push_back(halves);
-  blocks.push_back(random_floats(32, 1, 3e4f));       // large (fp16 scale still finite)
-  blocks.push_back(random_floats(32, 2, 1e-3f));      // small
-  blocks.push_back(random_floats(32, 3, 1e-7f));      // tiny: fp16 scale underflows
+  blocks.push_back(random_floats(32, 1, 3e4f));   // large (fp16 scale still finite)
+  blocks.push_back(random_floats(32, 2, 1e-3f));  // small
+  blocks.push_back(random_floats(32, 3, 1e-7f));  // tiny: fp16 scale underflows
   std::vector<float> ramp(32);
   for (int j = 0; j < 32; ++j) ramp[j] = static_cast<float>(j) * 0.25f - 4.0f;
   blocks.push_back(ramp);
@@ -204,8 +199,16 @@ TEST(KernelsQuant, RoundTripErrorBounds) {
 TEST(KernelsQuant, HalfRowConversions) {
   // Exactly representable values survive both ways; others round within half
   // an ulp of the target format; inf and NaN are kept.
-  std::vector<float> x = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 0x1p-24f, 1.0f / 3.0f, 1e-3f,
-                          std::numeric_limits<float>::infinity(), 70000.0f,
+  std::vector<float> x = {0.0f,
+                          -0.0f,
+                          1.0f,
+                          -2.5f,
+                          65504.0f,
+                          0x1p-24f,
+                          1.0f / 3.0f,
+                          1e-3f,
+                          std::numeric_limits<float>::infinity(),
+                          70000.0f,
                           std::numeric_limits<float>::quiet_NaN()};
   std::vector<uint16_t> h(x.size()), bf(x.size());
   std::vector<float> xh(x.size()), xb(x.size());

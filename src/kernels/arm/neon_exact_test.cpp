@@ -17,12 +17,13 @@
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
+#include "kernels/kernels_test_util.h"
 #include "kernels/ref/ref.h"
 
 namespace ef::kernels {
 namespace {
 
-size_t rb(DType t, int64_t k) { return *row_size_bytes(t, static_cast<uint64_t>(k)); }
+using test_util::rb;
 
 std::vector<const KernelTable*> neon_tables() {
   std::vector<const KernelTable*> out;
@@ -104,7 +105,8 @@ TEST(NeonKernels, IntegerMatmulEqualsScalarOracleBitwise) {
     for (int64_t k : {32, 96}) {
       for (int64_t rows : {1, 2, 3, 4, 5, 9, 19}) {
         for (int64_t tokens : {1, 2, 3, 4, 5, 11}) {
-          const auto w = wt == DType::Q8_0 ? random_q8_rows(k, rows, rng) : random_q4_rows(k, rows, rng);
+          const auto w =
+              wt == DType::Q8_0 ? random_q8_rows(k, rows, rng) : random_q4_rows(k, rows, rng);
           std::vector<float> x(static_cast<size_t>(k * tokens));
           for (auto& v : x) v = normal(rng);
           std::vector<uint8_t> xq(rb(DType::Q8_0, k) * tokens);
@@ -120,8 +122,8 @@ TEST(NeonKernels, IntegerMatmulEqualsScalarOracleBitwise) {
               matmul(wten, x.data(), tokens, y.data(), rows, scratch, *pool, *tab);
               for (int64_t t = 0; t < tokens; ++t) {
                 for (int64_t r = 0; r < rows; ++r) {
-                  const float want = oracle(k, w.data() + r * rb(wt, k),
-                                            xq.data() + t * rb(DType::Q8_0, k));
+                  const float want =
+                      oracle(k, w.data() + r * rb(wt, k), xq.data() + t * rb(DType::Q8_0, k));
                   ASSERT_EQ(f32_bits(y[t * rows + r]), f32_bits(want))
                       << isa_name(tab->isa) << " " << dtype_name(wt) << " k=" << k
                       << " rows=" << rows << " tokens=" << tokens << " at t=" << t << " r=" << r;
@@ -140,9 +142,10 @@ TEST(NeonKernels, IntegerMatmulEqualsScalarOracleBitwise) {
 TEST(NeonKernels, ConversionsOfSpecialValuesMatchScalar) {
   const auto tables = neon_tables();
   ASSERT_FALSE(tables.empty());
-  std::vector<float> x = {0.0f, -0.0f, 1e-8f, -3e-6f, 6.1e-5f, 65504.0f, 65520.0f, 1e6f,
-                          -1e6f, 1.0009765625f + 0x1p-11f, 1.0f + 0x1p-8f, 3.0f + 0x1p-7f,
-                          1e-40f, -1e-39f, 1e38f, 3.4e38f};
+  std::vector<float> x = {0.0f,           -0.0f,          1e-8f,  -3e-6f,  6.1e-5f,
+                          65504.0f,       65520.0f,       1e6f,   -1e6f,   1.0009765625f + 0x1p-11f,
+                          1.0f + 0x1p-8f, 3.0f + 0x1p-7f, 1e-40f, -1e-39f, 1e38f,
+                          3.4e38f};
   x.push_back(bits_f32(0x7f800000u));  // +inf
   x.push_back(bits_f32(0xff800000u));  // -inf
   x.push_back(bits_f32(0x7fc00001u));  // quiet NaN with payload
